@@ -1,0 +1,1 @@
+"""The `dialer` command: admin verbs, `run`, `demo`, `pbx-sim`, `pacing`."""

@@ -1,0 +1,1 @@
+"""Dialer: the Stasis application Asterisk talks to, and its domain."""

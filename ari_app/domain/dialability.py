@@ -1,0 +1,86 @@
+"""Would this entry be dialled now, and if not, the first rule that blocks it.
+
+The claim query (ari_app/db/claim.py) applies the same rules in SQL; tests/db/test_claim.py checks
+that the two agree entry by entry.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from ari_app.domain.enums import CampaignState, EntryState
+from ari_app.domain.time_rules import CallingHours, local_time_text, schedule_open
+
+
+@dataclass(frozen=True)
+class CampaignFacts:
+    state: CampaignState
+    timezone: str
+    schedule: Mapping[str, Any]
+    calling_hours: CallingHours
+    max_attempts: int
+
+
+@dataclass(frozen=True)
+class EntryFactsForDial:
+    state: EntryState
+    attempts: int
+    next_attempt_at: dt.datetime | None
+    not_before: dt.datetime | None
+    owner_agent_id: int | None
+    timezone: str | None
+    progressive_only: bool
+
+
+@dataclass(frozen=True)
+class Verdict:
+    dialable: bool
+    rule: str  # "ok" or the name of the blocking rule
+    detail: str
+    flags: tuple[str, ...] = ()
+
+
+def explain_entry(
+    campaign: CampaignFacts,
+    entry: EntryFactsForDial,
+    now: dt.datetime,
+    *,
+    on_dnc: bool,
+    open_call: bool,
+    agents_ready: frozenset[int] = frozenset(),
+    agent_guaranteed: bool = False,
+) -> Verdict:
+    flags: list[str] = []
+    zone = entry.timezone
+    if zone is None:
+        zone = campaign.timezone
+        flags.append(f"contact time zone unknown: the campaign's zone {campaign.timezone} is used")
+
+    def blocked(rule: str, detail: str) -> Verdict:
+        return Verdict(False, rule, detail, tuple(flags))
+
+    if campaign.state is not CampaignState.ACTIVE:
+        return blocked("campaign_state", f"the campaign is {campaign.state}, not active")
+    if not schedule_open(campaign.schedule, campaign.timezone, now):
+        return blocked("schedule", f"the campaign schedule is closed at {local_time_text(campaign.timezone, now)}")
+    if entry.state is not EntryState.READY:
+        return blocked("entry_state", f"the entry is {entry.state}")
+    if on_dnc:
+        return blocked("do_not_call", "the number is on the do-not-call list")
+    if open_call:
+        return blocked("open_call", "a call to this number is already in progress")
+    if entry.attempts >= campaign.max_attempts:
+        return blocked("attempt_limit", f"{entry.attempts} of {campaign.max_attempts} attempts made")
+    if entry.not_before and entry.not_before > now:
+        return blocked("not_before", f"not before {local_time_text(zone, entry.not_before)} (contact time)")
+    if entry.next_attempt_at and entry.next_attempt_at > now:
+        return blocked("retry_delay", f"retry delay until {local_time_text(zone, entry.next_attempt_at)} (contact time)")
+    if entry.owner_agent_id is not None and entry.owner_agent_id not in agents_ready:
+        return blocked("owner", f"the entry belongs to agent {entry.owner_agent_id}, who is not ready")
+    if not campaign.calling_hours.allows(zone, now):
+        hours = f"{campaign.calling_hours.start:%H:%M}-{campaign.calling_hours.end:%H:%M}"
+        return blocked("calling_hours", f"outside calling hours {hours}: contact local time is {local_time_text(zone, now)}")
+    if entry.progressive_only and not agent_guaranteed:
+        return blocked("call_progressive", "the entry is retried only when an agent is guaranteed for it")
+    return Verdict(True, "ok", "the entry would be dialled now", tuple(flags))

@@ -1,0 +1,103 @@
+"""The claim query: same verdicts as the pure rules, no double claims, leases that lapse."""
+import asyncio
+import datetime as dt
+import random
+
+from ari_app.db.claim import claim_entries, release_expired_leases
+from ari_app.domain.dialability import CampaignFacts, EntryFactsForDial, explain_entry
+from ari_app.domain.enums import CampaignState, EntryState
+from ari_app.domain.time_rules import CallingHours, open_zones, schedule_open
+
+NOW = dt.datetime(2026, 11, 22, 12, 0, tzinfo=dt.timezone.utc)  # 13:00 Rome, 07:00 New York
+ZONES = ["Europe/Rome", "America/New_York", "Asia/Tokyo", None]
+
+
+def _setup(sql, n=300, seed=7):
+    rng = random.Random(seed)
+    cid = sql("insert into campaigns (name, mode, state, max_attempts, timezone) values ('c', 'predictive', 'active', 3, 'Europe/Warsaw') returning id")[0]["id"]
+    contact = sql("insert into contacts (name) values ('x') returning id")[0]["id"]
+    for i in range(n):
+        phone = f"+3906{i:07d}"
+        state = rng.choice(["ready"] * 6 + ["done", "dnc", "reserved"])
+        attempts = rng.choice([0, 0, 1, 2, 3])
+        nxt = rng.choice([None, NOW - dt.timedelta(hours=1), NOW + dt.timedelta(hours=1)])
+        nb = rng.choice([None, None, NOW - dt.timedelta(days=1), NOW + dt.timedelta(days=1)])
+        tz = rng.choice(ZONES)
+        prog = rng.random() < 0.1
+        sql(
+            "insert into campaign_entries (campaign_id, contact_id, phone_e164, state, attempts, next_attempt_at, not_before, timezone, progressive_only) "
+            "values (%s,%s,%s,%s,%s,%s,%s,%s,%s)",
+            (cid, contact, phone, state, attempts, nxt, nb, tz, prog),
+        )
+        if rng.random() < 0.05:
+            sql("insert into dnc_numbers (list_id, e164) values (1, %s)", (phone,))
+        if rng.random() < 0.05:
+            sql("insert into attempts (campaign_id, phone_e164, channel_id) values (%s, %s, %s)", (cid, phone, f"open-{i}"))
+    return cid
+
+
+async def _claim_all(db, cid, now=NOW, limit=10_000, owner="a"):
+    hours = CallingHours()
+    async with db.transaction() as s:
+        return await claim_entries(
+            s, campaign_id=cid, limit=limit, now=now, max_attempts=3, open_zones=open_zones(hours, now),
+            campaign_zone_open=hours.allows("Europe/Warsaw", now), lease_owner=owner, lease_seconds=60,
+        )
+
+
+async def test_given_random_entries_then_claim_takes_exactly_those_explain_calls_dialable(db, sql):
+    cid = _setup(sql)
+    rows = sql(
+        "select e.id, e.state, e.attempts, e.next_attempt_at, e.not_before, e.owner_agent_id, e.timezone, e.progressive_only, exists(select 1 from dnc_numbers d where d.e164 = e.phone_e164) as on_dnc, "
+        "exists(select 1 from attempts a where a.phone_e164 = e.phone_e164 and a.ended_at is null) as open_call "
+        "from campaign_entries e"
+    )
+    facts = CampaignFacts(CampaignState.ACTIVE, "Europe/Warsaw", {}, CallingHours(), 3)
+    expected = set()
+    for r in rows:
+        verdict = explain_entry(
+            facts,
+            EntryFactsForDial(EntryState(r["state"]), r["attempts"], r["next_attempt_at"], r["not_before"],
+                              r["owner_agent_id"], r["timezone"], r["progressive_only"]),
+            NOW, on_dnc=r["on_dnc"], open_call=r["open_call"],
+        )
+        if verdict.dialable:
+            expected.add(r["id"])
+    claimed = await _claim_all(db, cid)
+    assert expected, "the random data must contain dialable entries for this test to mean anything"
+    assert {c.id for c in claimed} == expected
+    assert {r["state"] for r in sql("select state from campaign_entries where id = any(%s)", (list(expected),))} == {"dialing"}
+
+
+async def test_given_two_claimers_at_once_then_no_entry_is_claimed_twice(db, sql):
+    cid = _setup(sql, n=400, seed=3)
+    results = await asyncio.gather(*[_claim_all(db, cid, limit=7, owner=f"w{i}") for i in range(12)])
+    ids = [c.id for batch in results for c in batch]
+    assert len(ids) == len(set(ids)) and len(ids) > 7
+
+
+async def test_given_lapsed_lease_without_open_call_then_entry_is_ready_again(db, sql):
+    cid = _setup(sql, n=50, seed=5)
+    claimed = await _claim_all(db, cid, limit=3)
+    assert claimed
+    async with db.transaction() as s:
+        assert await release_expired_leases(s, NOW + dt.timedelta(seconds=30)) == []
+    async with db.transaction() as s:
+        released = await release_expired_leases(s, NOW + dt.timedelta(seconds=61))
+    assert sorted(released) == sorted(c.id for c in claimed)
+
+
+async def test_given_closed_schedule_rule_then_explain_blocks_with_schedule():
+    facts = CampaignFacts(CampaignState.ACTIVE, "Europe/Rome", {"weekly": {"mon": [["09:00", "10:00"]]}}, CallingHours(), 3)
+    entry = EntryFactsForDial(EntryState.READY, 0, None, None, None, "Europe/Rome", False)
+    verdict = explain_entry(facts, entry, NOW, on_dnc=False, open_call=False)
+    assert (verdict.dialable, verdict.rule) == (False, "schedule")
+    assert not schedule_open(facts.schedule, "Europe/Rome", NOW)
+
+
+async def test_given_unknown_contact_zone_then_campaign_zone_used_and_flagged():
+    facts = CampaignFacts(CampaignState.ACTIVE, "America/New_York", {}, CallingHours(), 3)
+    entry = EntryFactsForDial(EntryState.READY, 0, None, None, None, None, False)
+    verdict = explain_entry(facts, entry, NOW, on_dnc=False, open_call=False)  # 07:00 in New York
+    assert verdict.rule == "calling_hours" and "07:00" in verdict.detail
+    assert verdict.flags and "time zone unknown" in verdict.flags[0]

@@ -19,6 +19,7 @@ from ari_app.errors import UserError
 COMMAND_MODULES = [
     "admin_cli.db_cmd",
     "admin_cli.campaign_cmd",
+    "admin_cli.explain_cmd",
     "admin_cli.status_cmd",
     "admin_cli.agent_cmd",
     "admin_cli.dnc_cmd",

@@ -15,8 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ari_app.domain.enums import EntryState
 
-_CLAIM = text(
-    """
+_CLAIM_SQL = """
 with picked as (
   select e.id
   from campaign_entries e
@@ -25,12 +24,11 @@ with picked as (
     and e.due_at <= :now
     and e.attempts < :max_attempts
     and (e.timezone = any(:open_zones) or (e.timezone is null and :campaign_zone_open))
-    and (case when cast(:for_agent as integer) is null then e.owner_agent_id is null
-              else (e.owner_agent_id is null or e.owner_agent_id = cast(:for_agent as integer)) end)
+    and {owner_rule}
     and (not e.progressive_only or :guaranteed)
     and not exists (select 1 from dnc_numbers d where d.e164 = e.phone_e164)
     and not exists (select 1 from attempts a where a.phone_e164 = e.phone_e164 and a.ended_at is null)
-  order by (e.owner_agent_id is not null) desc, e.priority desc, e.due_at, e.id
+  order by {order}
   limit :limit
   for update of e skip locked
 )
@@ -41,6 +39,15 @@ update campaign_entries e
 returning e.id, e.contact_id, e.phone_e164, e.timezone, e.attempts, e.owner_agent_id, e.progressive_only,
           e.priority
 """
+# Pooled dialing never takes an owned entry, and its order is exactly the claim index's order, so
+# the scan stops after `limit` rows however large the campaign is.
+_CLAIM_POOLED = text(_CLAIM_SQL.format(owner_rule="e.owner_agent_id is null", order="e.priority desc, e.due_at, e.id"))
+# For one agent: that agent's own records first (personal callbacks), then the pool.
+_CLAIM_FOR_AGENT = text(
+    _CLAIM_SQL.format(
+        owner_rule="(e.owner_agent_id is null or e.owner_agent_id = cast(:for_agent as integer))",
+        order="(e.owner_agent_id is not null) desc, e.priority desc, e.due_at, e.id",
+    )
 )
 
 
@@ -74,22 +81,22 @@ async def claim_entries(
     """Claim up to ``limit`` entries; the caller commits (short transaction)."""
     if limit <= 0:
         return []
-    result = await session.execute(
-        _CLAIM,
-        {
-            "campaign_id": campaign_id,
-            "now": now,
-            "max_attempts": max_attempts,
-            "open_zones": list(open_zones),
-            "campaign_zone_open": campaign_zone_open,
-            "for_agent": for_agent,
-            "guaranteed": guaranteed,
-            "limit": limit,
-            "new_state": str(new_state),
-            "lease_owner": lease_owner,
-            "lease_until": now + dt.timedelta(seconds=lease_seconds),
-        },
-    )
+    params = {
+        "campaign_id": campaign_id,
+        "now": now,
+        "max_attempts": max_attempts,
+        "open_zones": list(open_zones),
+        "campaign_zone_open": campaign_zone_open,
+        "for_agent": for_agent,
+        "guaranteed": guaranteed,
+        "limit": limit,
+        "new_state": str(new_state),
+        "lease_owner": lease_owner,
+        "lease_until": now + dt.timedelta(seconds=lease_seconds),
+    }
+    if for_agent is None:
+        del params["for_agent"]
+    result = await session.execute(_CLAIM_POOLED if for_agent is None else _CLAIM_FOR_AGENT, params)
     return [ClaimedEntry(*row) for row in result.all()]
 
 
@@ -114,8 +121,8 @@ async def release_expired_leases(session: AsyncSession, now: dt.datetime) -> lis
 async def renew_leases(session: AsyncSession, lease_owner: str, now: dt.datetime, lease_seconds: int) -> None:
     await session.execute(
         text(
-            "update campaign_entries set lease_until = :until "
-            "where lease_owner = :owner and state in ('dialing', 'reserved')"
+        "update campaign_entries set lease_until = :until "
+        "where lease_owner = :owner and state in ('dialing', 'reserved')"
         ),
         {"owner": lease_owner, "until": now + dt.timedelta(seconds=lease_seconds)},
     )

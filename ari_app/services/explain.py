@@ -1,0 +1,93 @@
+"""`dialer campaign explain`: would this entry be dialled now, and if not, which rule blocks it."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import phonenumbers
+from sqlalchemy import select, text
+
+from ari_app.db.runtime import Database
+from ari_app.db.tables import Campaign, CampaignEntry
+from ari_app.domain.dialability import CampaignFacts, EntryFactsForDial, Verdict, explain_entry
+from ari_app.domain.enums import CampaignState, EntryState
+from ari_app.domain.time_rules import CallingHours, local_time_text
+from ari_app.errors import NotFound, UserError
+
+
+@dataclass(frozen=True)
+class Explanation:
+    campaign: str
+    phone: str
+    entry_id: int
+    verdict: Verdict
+    contact_local_time: str
+    contact_zone: str | None
+
+    def as_dict(self) -> dict:
+        return {
+            "campaign": self.campaign,
+            "phone": self.phone,
+            "entry_id": self.entry_id,
+            "dialable": self.verdict.dialable,
+            "rule": self.verdict.rule,
+            "detail": self.verdict.detail,
+            "flags": list(self.verdict.flags),
+            "contact_zone": self.contact_zone,
+            "contact_local_time": self.contact_local_time,
+        }
+
+
+def _e164(phone: str, region: str) -> str:
+    try:
+        parsed = phonenumbers.parse(phone, region)
+    except phonenumbers.NumberParseException:
+        raise UserError(f"phone {phone!r} is not a phone number") from None
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+async def explain(db: Database, campaign_name: str, phone: str, now: dt.datetime) -> Explanation:
+    async with db.transaction() as s:
+        campaign = (await s.execute(select(Campaign).where(Campaign.name == campaign_name))).scalar_one_or_none()
+        if campaign is None:
+            raise NotFound(f"campaign {campaign_name!r} does not exist")
+        e164 = _e164(phone, campaign.default_region)
+        entry = (
+            await s.execute(
+                select(CampaignEntry).where(CampaignEntry.campaign_id == campaign.id, CampaignEntry.phone_e164 == e164)
+            )
+        ).scalar_one_or_none()
+        if entry is None:
+            raise NotFound(f"phone {e164} is not in campaign {campaign_name!r}")
+        row = (
+            await s.execute(
+                text(
+                    "select exists(select 1 from dnc_numbers where e164 = :p) as on_dnc, "
+                    "exists(select 1 from attempts where phone_e164 = :p and ended_at is null) as open_call, "
+                    "coalesce((select array_agg(agent_id) from agent_sessions "
+                    "          where logged_out_at is null and state = 'ready'), '{}') as ready"
+                ),
+                {"p": e164},
+            )
+        ).one()
+    facts = CampaignFacts(
+        state=CampaignState(campaign.state),
+        timezone=campaign.timezone,
+        schedule=campaign.schedule or {},
+        calling_hours=CallingHours(campaign.calling_hours_start, campaign.calling_hours_end),
+        max_attempts=campaign.max_attempts,
+    )
+    entry_facts = EntryFactsForDial(
+        state=EntryState(entry.state),
+        attempts=entry.attempts,
+        next_attempt_at=entry.next_attempt_at,
+        not_before=entry.not_before,
+        owner_agent_id=entry.owner_agent_id,
+        timezone=entry.timezone,
+        progressive_only=entry.progressive_only,
+    )
+    verdict = explain_entry(
+        facts, entry_facts, now, on_dnc=row.on_dnc, open_call=row.open_call, agents_ready=frozenset(row.ready)
+    )
+    zone = entry.timezone or campaign.timezone
+    return Explanation(campaign.name, e164, entry.id, verdict, local_time_text(zone, now), entry.timezone)

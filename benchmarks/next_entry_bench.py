@@ -60,7 +60,7 @@ def fill(url: str, n: int, now: dt.datetime) -> int:
             (n,),
         )
         conn.execute(
-            "create index ix_entries_claim on campaign_entries (campaign_id, priority desc, due_at, id) where state = 'ready'"
+            "create index ix_entries_claim on campaign_entries (campaign_id, timezone, priority desc, due_at, id) where state = 'ready'"
         )
         conn.execute("vacuum analyze campaign_entries")
         conn.execute("analyze dnc_numbers")
@@ -71,27 +71,31 @@ def fill(url: str, n: int, now: dt.datetime) -> int:
 async def measure(url: str, cid: int, claims: int, batch: int, now: dt.datetime) -> list[float]:
     from ari_app.db.claim import claim_entries
     from ari_app.db.runtime import Database
-    from ari_app.domain.time_rules import CallingHours, open_zones
+    from ari_app.domain.time_rules import CallingHours
 
     db = Database(url)
     hours = CallingHours()
-    zones = open_zones(hours, now)
-    samples: list[float] = []
+    query: list[float] = []
+    total: list[float] = []
     try:
         for i in range(claims + 50):
-            t0 = time.perf_counter()
-            async with db.transaction() as s:
+            async with db.sessions() as s:
+                t0 = time.perf_counter()
+                await s.begin()
                 got = await claim_entries(
-                    s, campaign_id=cid, limit=batch, now=now, max_attempts=5, open_zones=zones,
+                    s, campaign_id=cid, limit=batch, now=now, max_attempts=5, calling_hours=hours,
                     campaign_zone_open=True, lease_owner="bench", lease_seconds=60,
                 )
-            elapsed = (time.perf_counter() - t0) * 1000
+                t1 = time.perf_counter()
+                await s.commit()
+                t2 = time.perf_counter()
             if i >= 50:  # warm-up: connection pool, plan cache
-                samples.append(elapsed)
+                query.append((t1 - t0) * 1000)
+                total.append((t2 - t0) * 1000)
             assert len(got) == batch, "the benchmark ran out of dialable entries"
     finally:
         await db.dispose()
-    return samples
+    return query, total
 
 
 def main() -> None:
@@ -113,11 +117,12 @@ def main() -> None:
         # 12:00 UTC: Rome/Warsaw open, New York (07:00) and Tokyo (21:00) closed -> the claim must skip them.
         now = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.timezone.utc)
         cid = fill(url, args.entries, now)
-        samples = asyncio.run(measure(url, cid, args.claims, args.batch, now))
-        q = statistics.quantiles(samples, n=100)
-        print(f"claim of {args.batch} entries among {args.entries:,}: "
-              f"p50 {statistics.median(samples):.2f} ms, p95 {q[94]:.2f} ms, p99 {q[98]:.2f} ms "
-              f"over {len(samples)} claims (goal: p99 < 5 ms)")
+        query, total = asyncio.run(measure(url, cid, args.claims, args.batch, now))
+        for label, samples in (("claim query", query), ("claim query + commit", total)):
+            q = statistics.quantiles(samples, n=100)
+            print(f"{label} ({args.batch} of {args.entries:,} entries): p50 {statistics.median(samples):.2f} ms, "
+                  f"p95 {q[94]:.2f} ms, p99 {q[98]:.2f} ms over {len(samples)} claims")
+        print("goal: claim query p99 < 5 ms")
     finally:
         with psycopg.connect(server, autocommit=True) as conn:
             conn.execute(f'drop database if exists "{name}" with (force)')

@@ -14,23 +14,38 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ari_app.domain.enums import EntryState
+from ari_app.domain.time_rules import CallingHours
 
+# How it stays fast on 10 million entries: the claim index is ordered by zone first
+# (campaign_id, timezone, priority desc, due_at, id) where state = 'ready'. A recursive loose index
+# scan lists the zones the campaign actually has (a few index probes), those outside calling hours
+# are dropped (checked in SQL for those few zones only), and each open zone contributes its own top-N in index order (a lateral LIMIT), which
+# are merged. Entries of closed zones are never read, however many pile up while their night lasts.
 _CLAIM_SQL = """
-with picked as (
-  select e.id
-  from campaign_entries e
-  where e.campaign_id = :campaign_id
-    and e.state = 'ready'
-    and e.due_at <= :now
-    and e.attempts < :max_attempts
-    and (e.timezone = any(:open_zones) or (e.timezone is null and :campaign_zone_open))
-    and {owner_rule}
-    and (not e.progressive_only or :guaranteed)
-    and not exists (select 1 from dnc_numbers d where d.e164 = e.phone_e164)
-    and not exists (select 1 from attempts a where a.phone_e164 = e.phone_e164 and a.ended_at is null)
-  order by {order}
-  limit :limit
-  for update of e skip locked
+with recursive zones(tz) as (
+  (select e.timezone from campaign_entries e
+    where e.campaign_id = :campaign_id and e.state = 'ready' and e.timezone is not null
+    order by e.timezone limit 1)
+  union all
+  select (select e.timezone from campaign_entries e
+           where e.campaign_id = :campaign_id and e.state = 'ready' and e.timezone > zones.tz
+           order by e.timezone limit 1)
+    from zones where zones.tz is not null
+),
+open_zones(tz) as (
+  -- calling hours by the contact's local wall clock (PostgreSQL's tz database handles DST)
+  select tz from zones
+   where tz is not null
+     and (cast(:now as timestamptz) at time zone tz)::time >= cast(:hours_start as time)
+     and (cast(:now as timestamptz) at time zone tz)::time < cast(:hours_end as time)
+),
+candidates as (
+  select c.* from open_zones z cross join lateral ({branch_zone}) c
+  union all
+  select c.* from ({branch_null}) c where cast(:campaign_zone_open as boolean)
+),
+picked as (
+  select id from candidates order by {order} limit :limit
 )
 update campaign_entries e
    set state = :new_state, lease_owner = :lease_owner, lease_until = :lease_until, updated_at = :now
@@ -39,15 +54,35 @@ update campaign_entries e
 returning e.id, e.contact_id, e.phone_e164, e.timezone, e.attempts, e.owner_agent_id, e.progressive_only,
           e.priority
 """
-# Pooled dialing never takes an owned entry, and its order is exactly the claim index's order, so
-# the scan stops after `limit` rows however large the campaign is.
-_CLAIM_POOLED = text(_CLAIM_SQL.format(owner_rule="e.owner_agent_id is null", order="e.priority desc, e.due_at, e.id"))
+
+_BRANCH = """
+    select e.id, e.priority, e.due_at, e.owner_agent_id
+      from campaign_entries e
+     where e.campaign_id = :campaign_id and e.state = 'ready' and {zone_rule}
+       and e.due_at <= :now
+       and e.attempts < :max_attempts
+       and {owner_rule}
+       and (not e.progressive_only or cast(:guaranteed as boolean))
+       and not exists (select 1 from dnc_numbers d where d.e164 = e.phone_e164)
+       and not exists (select 1 from attempts a where a.phone_e164 = e.phone_e164 and a.ended_at is null)
+     order by {order}
+     limit :limit
+       for update of e skip locked
+"""
+
+
+def _claim_statement(owner_rule: str, order: str):
+    branch = lambda zone_rule: _BRANCH.format(zone_rule=zone_rule, owner_rule=owner_rule, order=f"{order}")
+    return text(_CLAIM_SQL.format(branch_zone=branch("e.timezone = z.tz"), branch_null=branch("e.timezone is null"),
+                                  order=order.replace("e.", "")))
+
+
+# Pooled dialing never takes an owned entry.
+_CLAIM_POOLED = _claim_statement("e.owner_agent_id is null", "e.priority desc, e.due_at, e.id")
 # For one agent: that agent's own records first (personal callbacks), then the pool.
-_CLAIM_FOR_AGENT = text(
-    _CLAIM_SQL.format(
-        owner_rule="(e.owner_agent_id is null or e.owner_agent_id = cast(:for_agent as integer))",
-        order="(e.owner_agent_id is not null) desc, e.priority desc, e.due_at, e.id",
-    )
+_CLAIM_FOR_AGENT = _claim_statement(
+    "(e.owner_agent_id is null or e.owner_agent_id = cast(:for_agent as integer))",
+    "(e.owner_agent_id is not null) desc, e.priority desc, e.due_at, e.id",
 )
 
 
@@ -70,7 +105,7 @@ async def claim_entries(
     limit: int,
     now: dt.datetime,
     max_attempts: int,
-    open_zones: Sequence[str],
+    calling_hours: CallingHours,
     campaign_zone_open: bool,
     lease_owner: str,
     lease_seconds: int,
@@ -85,7 +120,8 @@ async def claim_entries(
         "campaign_id": campaign_id,
         "now": now,
         "max_attempts": max_attempts,
-        "open_zones": list(open_zones),
+        "hours_start": calling_hours.start,
+        "hours_end": calling_hours.end,
         "campaign_zone_open": campaign_zone_open,
         "for_agent": for_agent,
         "guaranteed": guaranteed,

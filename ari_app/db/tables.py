@@ -191,6 +191,7 @@ class CampaignEntry(Base):
         Index(
             "ix_entries_claim",
             "campaign_id",
+            "timezone",
             text("priority DESC"),
             "due_at",
             "id",

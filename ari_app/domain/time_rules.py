@@ -10,7 +10,7 @@ import datetime as dt
 import functools
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
-from zoneinfo import ZoneInfo, available_timezones
+from zoneinfo import ZoneInfo
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -80,21 +80,6 @@ class CallingHours:
     def allows(self, tz: str, now: dt.datetime) -> bool:
         local = now.astimezone(zone(tz)).time()
         return self.start <= local < self.end
-
-
-@functools.lru_cache(maxsize=1)
-def all_zones() -> tuple[str, ...]:
-    return tuple(sorted(available_timezones()))
-
-
-def open_zones(hours: CallingHours, now: dt.datetime) -> list[str]:
-    """Every IANA zone whose local time is inside the calling hours at ``now``.
-
-    The claim query filters entries by ``timezone = any(open_zones)``, which keeps the calling-hours
-    rule inside the index scan instead of checking rows one by one in Python.
-    """
-    # Round to the minute so callers can cache the result for the rest of that minute.
-    return [z for z in all_zones() if hours.allows(z, now)]
 
 
 def local_time_text(tz: str, now: dt.datetime) -> str:

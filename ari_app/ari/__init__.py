@@ -1,0 +1,1 @@
+"""The only package that touches ARI: our port (interface), typed events, and the aioari adapter."""

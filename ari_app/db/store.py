@@ -1,0 +1,343 @@
+"""The runtime's units of work on the database. Each function runs inside the caller's transaction."""
+from __future__ import annotations
+
+import datetime as dt
+import random
+import uuid
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+from sqlalchemy import func, insert, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ari_app.db.claim import ClaimedEntry
+from ari_app.db.tables import (
+    Agent,
+    AgentGroup,
+    AgentSession,
+    AgentStateChange,
+    Attempt,
+    Campaign,
+    CampaignAgent,
+    CampaignEntry,
+    CampaignStatus,
+    DncNumber,
+)
+from ari_app.domain.campaign import CampaignConfig
+from ari_app.domain.enums import (
+    AbandonWindow,
+    AgentState,
+    CallerIdRotation,
+    CampaignMode,
+    CampaignState,
+    EntryState,
+    Goal,
+    Outcome,
+    SystemStatus,
+)
+from ari_app.domain.status_effects import EntryFacts, EntryUpdate, StatusView
+from ari_app.domain.time_rules import CallingHours
+
+
+async def load_campaigns(session: AsyncSession, states: Sequence[str] = ("active", "paused")) -> list[CampaignConfig]:
+    campaigns = (await session.execute(select(Campaign).where(Campaign.state.in_(states)))).scalars().all()
+    if not campaigns:
+        return []
+    ids = [c.id for c in campaigns]
+    statuses: dict[int, list[StatusView]] = {cid: [] for cid in ids}
+    for st in (await session.execute(select(CampaignStatus).where(CampaignStatus.campaign_id.in_(ids)))).scalars():
+        statuses[st.campaign_id].append(
+            StatusView(st.id, st.name, SystemStatus(st.system_status), tuple(st.auto_on or ()), st.dtmf_code)
+        )
+    agents: dict[int, set[int]] = {cid: set() for cid in ids}
+    for cid, aid in (await session.execute(select(CampaignAgent.campaign_id, CampaignAgent.agent_id).where(CampaignAgent.campaign_id.in_(ids)))).all():
+        agents[cid].add(aid)
+    routing = {c.id: c.routing_group_id for c in campaigns if c.routing_group_id}
+    if routing:
+        rows = (await session.execute(select(AgentGroup.group_id, AgentGroup.agent_id).where(AgentGroup.group_id.in_(set(routing.values()))))).all()
+        for cid, gid in routing.items():
+            agents[cid].update(aid for g, aid in rows if g == gid)
+    # The built-in default status, for campaigns whose own default is unset.
+    call_status = {s.campaign_id: s.id for s in (await session.execute(
+        select(CampaignStatus).where(CampaignStatus.campaign_id.in_(ids), CampaignStatus.name == "Call"))).scalars()}
+    out = []
+    for c in campaigns:
+        out.append(
+            CampaignConfig(
+                id=c.id, name=c.name, mode=CampaignMode(c.mode), state=CampaignState(c.state), goal=Goal(c.goal),
+                timezone=c.timezone, schedule=c.schedule or {},
+                calling_hours=CallingHours(c.calling_hours_start, c.calling_hours_end),
+                dial_template=c.dial_template, caller_ids=tuple(c.caller_ids or ()),
+                caller_id_rotation=CallerIdRotation(c.caller_id_rotation),
+                ring_timeout_seconds=c.ring_timeout_seconds, max_attempts=c.max_attempts,
+                retry_rules=c.retry_rules or {}, wrapup_seconds=c.wrapup_seconds, bcw_seconds=c.bcw_seconds,
+                push_timeout_seconds=c.push_timeout_seconds, pickup_rate=c.pickup_rate,
+                target_abandon_rate=c.target_abandon_rate, abandon_window=AbandonWindow(c.abandon_window),
+                max_lines_per_agent=c.max_lines_per_agent, abandon_message=c.abandon_message,
+                machine_action=c.machine_action, machine_message=c.machine_message, amd_enabled=c.amd_enabled,
+                default_status_id=c.default_status_id or call_status.get(c.id),
+                statuses=tuple(statuses[c.id]), agent_ids=frozenset(agents[c.id]),
+            )
+        )
+    return out
+
+
+@dataclass(frozen=True)
+class NewAttempt:
+    id: int
+    channel_id: str
+    entry_id: int
+    phone_e164: str
+    caller_id: str | None
+
+
+async def create_attempts(
+    session: AsyncSession,
+    campaign: CampaignConfig,
+    entries: Sequence[ClaimedEntry],
+    *,
+    instance_id: str,
+    now: dt.datetime,
+    rng: random.Random,
+    agent_id: int | None = None,
+) -> list[NewAttempt]:
+    """Write one attempt row per claimed entry (committed by the caller before any originate)."""
+    if not entries:
+        return []
+    rows = [
+        {
+            "entry_id": e.id,
+            "campaign_id": campaign.id,
+            "contact_id": e.contact_id,
+            "phone_e164": e.phone_e164,
+            "channel_id": f"dialer-{uuid.uuid4().hex}",
+            "caller_id": campaign.caller_id(rng),
+            "state": "created",
+            "instance_id": instance_id,
+            "created_at": now,
+            "originated_at": now,
+            "agent_id": agent_id,
+        }
+        for e in entries
+    ]
+    result = await session.execute(
+        insert(Attempt).returning(Attempt.id, Attempt.channel_id, Attempt.entry_id, Attempt.phone_e164, Attempt.caller_id),
+        rows,
+    )
+    await session.execute(
+        update(CampaignEntry)
+        .where(CampaignEntry.id.in_([e.id for e in entries]))
+        .values(attempts=CampaignEntry.attempts + 1, updated_at=now)
+    )
+    return [NewAttempt(*r) for r in result.all()]
+
+
+async def mark_attempt(session: AsyncSession, attempt_id: int, **values) -> None:
+    await session.execute(update(Attempt).where(Attempt.id == attempt_id).values(**values))
+
+
+async def close_attempt(
+    session: AsyncSession,
+    attempt_id: int,
+    *,
+    now: dt.datetime,
+    outcome: Outcome,
+    cause: int | None,
+    cause_txt: str | None,
+    dialstatus: str | None,
+    abandoned: bool,
+    agent_id: int | None,
+    answered_at: dt.datetime | None = None,
+    connected_at: dt.datetime | None = None,
+) -> None:
+    values = dict(
+        ended_at=now, outcome=str(outcome), hangup_cause=cause, hangup_cause_txt=cause_txt,
+        dialstatus=dialstatus or None, abandoned=abandoned, agent_id=agent_id, state="ended",
+    )
+    if answered_at is not None:
+        values["answered_at"] = answered_at
+    if connected_at is not None:
+        values["connected_at"] = connected_at
+    await session.execute(update(Attempt).where(Attempt.id == attempt_id, Attempt.ended_at.is_(None)).values(**values))
+
+
+async def entry_facts(session: AsyncSession, entry_id: int, outcome: Outcome, max_attempts: int) -> EntryFacts:
+    row = (
+        await session.execute(
+            text(
+                "select e.attempts, (select count(*) from attempts a where a.entry_id = e.id and a.outcome = :o) "
+                "from campaign_entries e where e.id = :id"
+            ),
+            {"id": entry_id, "o": str(outcome)},
+        )
+    ).one()
+    return EntryFacts(attempts=row[0], max_attempts=max_attempts, outcome_count=row[1])
+
+
+async def apply_entry_update(
+    session: AsyncSession,
+    entry_id: int,
+    upd: EntryUpdate,
+    *,
+    now: dt.datetime,
+    outcome: Outcome | None,
+    status_id: int | None,
+    phone_e164: str,
+    source: str,
+) -> None:
+    values = dict(
+        state=str(upd.state), next_attempt_at=upd.next_attempt_at, progressive_only=upd.progressive_only,
+        lease_owner=None, lease_until=None, updated_at=now, last_status_id=status_id,
+    )
+    if outcome is not None:
+        values["last_outcome"] = str(outcome)
+    if upd.not_before is not None:
+        values["not_before"] = upd.not_before
+    if upd.owner_agent_id is not None:
+        values["owner_agent_id"] = upd.owner_agent_id
+    await session.execute(update(CampaignEntry).where(CampaignEntry.id == entry_id).values(**values))
+    if upd.add_to_dnc:
+        await add_to_dnc(session, phone_e164, source=source, now=now)
+
+
+async def add_to_dnc(session: AsyncSession, e164: str, *, source: str, now: dt.datetime) -> None:
+    await session.execute(
+        text(
+            "insert into dnc_numbers (list_id, e164, source, added_at) "
+            "select id, :p, :s, :now from dnc_lists where name = 'default' on conflict do nothing"
+        ),
+        {"p": e164, "s": source, "now": now},
+    )
+    # Every campaign stops dialling the number at once.
+    await session.execute(
+        text("update campaign_entries set state = 'dnc', updated_at = :now where phone_e164 = :p and state in ('ready')"),
+        {"p": e164, "now": now},
+    )
+
+
+async def set_disposition(session: AsyncSession, attempt_id: int, status_id: int | None, now: dt.datetime) -> None:
+    await session.execute(
+        update(Attempt).where(Attempt.id == attempt_id).values(disposition_status_id=status_id, disposition_at=now)
+    )
+
+
+async def release_entry(session: AsyncSession, entry_id: int, *, now: dt.datetime, next_attempt_at: dt.datetime | None,
+                        priority_delta: int = 0, undo_attempt: bool = False) -> None:
+    values = dict(state="ready", lease_owner=None, lease_until=None, updated_at=now, next_attempt_at=next_attempt_at,
+                  priority=CampaignEntry.priority + priority_delta)
+    await session.execute(update(CampaignEntry).where(CampaignEntry.id == entry_id).values(**values))
+
+
+# --- agents -----------------------------------------------------------------------------------
+
+
+async def agent_by_extension(session: AsyncSession, extension: str) -> Agent | None:
+    return (await session.execute(select(Agent).where(Agent.extension == extension))).scalar_one_or_none()
+
+
+async def open_agent_session(
+    session: AsyncSession, agent_id: int, channel_id: str, instance_id: str, campaign_ids: Iterable[int], now: dt.datetime
+) -> int:
+    # A session left open by a crash or another phone is closed first: one open session per agent.
+    await close_agent_sessions(session, agent_id, now, reason="replaced by a new login")
+    session_id = (
+        await session.execute(
+            insert(AgentSession)
+            .values(agent_id=agent_id, channel_id=channel_id, instance_id=instance_id, state=str(AgentState.READY),
+                    state_since=now, campaign_ids=sorted(campaign_ids), logged_in_at=now)
+            .returning(AgentSession.id)
+        )
+    ).scalar_one()
+    await session.execute(insert(AgentStateChange).values(session_id=session_id, agent_id=agent_id,
+                                                          state=str(AgentState.READY), at=now, reason="login"))
+    return session_id
+
+
+async def change_agent_state(session: AsyncSession, session_id: int, agent_id: int, state: AgentState,
+                             now: dt.datetime, reason: str | None = None) -> None:
+    await session.execute(update(AgentSession).where(AgentSession.id == session_id).values(state=str(state), state_since=now))
+    await session.execute(insert(AgentStateChange).values(session_id=session_id, agent_id=agent_id, state=str(state),
+                                                          at=now, reason=reason))
+
+
+async def close_agent_sessions(session: AsyncSession, agent_id: int, now: dt.datetime, reason: str) -> None:
+    rows = (await session.execute(
+        update(AgentSession).where(AgentSession.agent_id == agent_id, AgentSession.logged_out_at.is_(None))
+        .values(logged_out_at=now, state=str(AgentState.LOGGED_OUT), state_since=now).returning(AgentSession.id)
+    )).scalars().all()
+    for sid in rows:
+        await session.execute(insert(AgentStateChange).values(session_id=sid, agent_id=agent_id,
+                                                              state=str(AgentState.LOGGED_OUT), at=now, reason=reason))
+
+
+async def agent_campaigns(session: AsyncSession, agent_id: int) -> set[int]:
+    """Active or paused campaigns the agent takes calls for: assigned, or routed to one of its groups."""
+    rows = await session.execute(
+        text(
+            "select c.id from campaigns c where c.state in ('active','paused') and ("
+            " exists(select 1 from campaign_agents ca where ca.campaign_id = c.id and ca.agent_id = :a) or"
+            " exists(select 1 from agent_groups g where g.group_id = c.routing_group_id and g.agent_id = :a))"
+        ),
+        {"a": agent_id},
+    )
+    return {r[0] for r in rows}
+
+
+# --- pacing and reconcile ---------------------------------------------------------------------
+
+
+async def abandon_ledger(session: AsyncSession, campaign_id: int, since: dt.datetime) -> tuple[int, int]:
+    """(live answers, abandons) in the compliance window: machines are not live answers."""
+    row = (
+        await session.execute(
+            text(
+                "select count(*) filter (where outcome in ('answered','abandoned')), "
+                "count(*) filter (where abandoned) from attempts where campaign_id = :c and ended_at >= :s"
+            ),
+            {"c": campaign_id, "s": since},
+        )
+    ).one()
+    return int(row[0]), int(row[1])
+
+
+async def recent_finished(session: AsyncSession, campaign_id: int, limit: int = 2000) -> list[Attempt]:
+    rows = await session.execute(
+        select(Attempt).where(Attempt.campaign_id == campaign_id, Attempt.ended_at.is_not(None))
+        .order_by(Attempt.ended_at.desc()).limit(limit)
+    )
+    return list(reversed(rows.scalars().all()))
+
+
+async def open_attempts(session: AsyncSession, instance_id: str) -> list[Attempt]:
+    rows = await session.execute(select(Attempt).where(Attempt.ended_at.is_(None), Attempt.instance_id == instance_id))
+    return list(rows.scalars().all())
+
+
+async def open_sessions(session: AsyncSession, instance_id: str) -> list[AgentSession]:
+    rows = await session.execute(
+        select(AgentSession).where(AgentSession.logged_out_at.is_(None), AgentSession.instance_id == instance_id)
+    )
+    return list(rows.scalars().all())
+
+
+async def complete_exhausted_campaigns(session: AsyncSession, now: dt.datetime) -> list[int]:
+    """Goal `exhaust`: an active campaign with no entry left to dial and no open call completes."""
+    rows = await session.execute(
+        text(
+            "update campaigns c set state = 'completed', updated_at = :now "
+            "where c.state = 'active' and c.goal = 'exhaust' "
+            "and not exists (select 1 from campaign_entries e where e.campaign_id = c.id "
+            "                and e.state in ('ready','reserved','dialing','callback')) "
+            "and not exists (select 1 from attempts a where a.campaign_id = c.id and a.ended_at is null) "
+            "and exists (select 1 from campaign_entries e where e.campaign_id = c.id) "
+            "returning c.id"
+        ),
+        {"now": now},
+    )
+    return [r[0] for r in rows]
+
+
+async def set_entry_state(session: AsyncSession, entry_id: int, state: EntryState, now: dt.datetime) -> None:
+    await session.execute(
+        update(CampaignEntry).where(CampaignEntry.id == entry_id).values(state=str(state), updated_at=now)
+    )

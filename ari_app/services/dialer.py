@@ -1,0 +1,895 @@
+"""The Stasis application's use cases: dialing loop, customer calls, agent phones.
+
+Every input (ARI event, timer, tick, originate result) goes through one queue and is handled by one
+consumer task, so the state of a call or an agent is only ever changed by one handler at a time.
+Handlers are thin: look up the live object, advance its state machine, call the port, write the
+ledger. Timers never sleep in a handler; they post an event back into the queue.
+"""
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import datetime as dt
+import logging
+import random
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from ari_app.ari import events as ev
+from ari_app.ari.port import AriError, AriPort, AriUnavailable
+from ari_app.db import store
+from ari_app.db.claim import claim_entries, release_expired_leases, renew_leases
+from ari_app.db.runtime import Database
+from ari_app.domain.attempt import AttemptEvent, AttemptState
+from ari_app.domain.campaign import CampaignConfig
+from ari_app.domain.enums import AgentState, CampaignMode, CampaignState, EntryState, Outcome, SystemStatus
+from ari_app.domain.outcomes import unanswered_outcome
+from ari_app.domain.status_effects import StatusView, apply_status, automatic_status
+from ari_app.domain.time_rules import schedule_open, zone
+from ari_app.services.live import AgentLive, CallLive, Offer, Phase
+from ari_app.services.pacing_bridge import PacingBridge
+
+log = logging.getLogger(__name__)
+
+CONNECT_WINDOW = 2.0  # seconds from answer to agent: the legal limit
+PIN_MAX_TRIES = 3
+LOCKOUT_AFTER = 5  # consecutive failures across calls
+LOCKOUT = dt.timedelta(minutes=15)
+PUSH_TIMEOUTS_BEFORE_INACTIVE = 3
+SKIP_DELAY = dt.timedelta(minutes=10)
+
+
+class Prompt:
+    PIN = "sound:agent-pass"
+    PIN_WRONG = "sound:agent-incorrect"
+    LOCKED = "sound:dialer-locked-out"
+    LOGIN_OK = "sound:agent-loginok"
+    NO_CAMPAIGN = "sound:dialer-no-campaign"
+    LOGGED_OUT = "sound:agent-loggedoff"
+    PAUSED = "sound:dialer-paused"
+    READY = "sound:dialer-ready"
+    STATUS = "sound:dialer-enter-status"
+    STATUS_INVALID = "sound:dialer-invalid-status"
+    STATUS_SAVED = "sound:dialer-status-saved"
+    PREVIEW = "sound:dialer-preview-record"
+    PUSH = "sound:dialer-push-record"
+    CALLBACK = "sound:dialer-callback"
+    DATE = "sound:dialer-enter-date"
+    DATE_INVALID = "sound:dialer-invalid-date"
+    NOT_AVAILABLE = "sound:dialer-not-available"
+
+
+# --- internal events ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Tick(ev.Event):
+    pass
+
+
+@dataclass(frozen=True)
+class Timer(ev.Event):
+    kind: str
+    key: Any
+    token: int = 0
+
+
+@dataclass(frozen=True)
+class OriginateFailed(ev.Event):
+    channel_id: str
+    status: int
+    message: str
+
+
+@dataclass(frozen=True)
+class Stop(ev.Event):
+    pass
+
+
+@dataclass
+class Metrics:
+    connect_latency_ms: list[float] = field(default_factory=list)
+    loop_lag_ms: list[float] = field(default_factory=list)
+    originates: int = 0
+    calls_ended: int = 0
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class DialerService:
+    def __init__(
+        self,
+        db: Database,
+        ari: AriPort,
+        *,
+        instance_id: str,
+        tick_seconds: float = 0.5,
+        lease_seconds: int = 120,
+        clock: Callable[[], dt.datetime] = utcnow,
+        rng: random.Random | None = None,
+    ):
+        self.db = db
+        self.ari = ari
+        self.instance_id = instance_id
+        self.tick_seconds = tick_seconds
+        self.lease_seconds = lease_seconds
+        self.now = clock
+        self.rng = rng or random.Random()
+        self.queue: asyncio.Queue[ev.Event] = asyncio.Queue()
+        self.calls: dict[str, CallLive] = {}  # by customer channel id
+        self.agents: dict[str, AgentLive] = {}  # by agent channel id
+        self.campaigns: dict[int, CampaignConfig] = {}
+        self.pacing = PacingBridge()
+        self.metrics = Metrics()
+        self._playback_done: dict[str, Callable[[], Any]] = {}
+        self._tasks: set[asyncio.Task] = set()
+        self._last: dict[str, float] = collections.defaultdict(float)
+        self._stopping = False
+        self.connected = asyncio.Event()
+
+    # --- plumbing ---------------------------------------------------------------------------
+
+    def post(self, event: ev.Event) -> None:
+        self.queue.put_nowait(event)
+
+    def _later(self, delay: float, event: ev.Event) -> None:
+        asyncio.get_running_loop().call_later(max(0.0, delay), self.post, event)
+
+    def _spawn(self, coro) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background task failed", exc_info=task.exception())
+
+    async def run(self) -> None:
+        """Consume events until stop(); the ARI adapter and the ticker feed the queue."""
+        ticker = asyncio.create_task(self._ticker())
+        ari_task = asyncio.create_task(self.ari.run(self.post, self._on_connected))
+        try:
+            while True:
+                event = await self.queue.get()
+                if isinstance(event, Stop):
+                    break
+                try:
+                    await self.handle(event)
+                except (AriUnavailable, ConnectionError) as exc:
+                    log.warning("ARI unavailable while handling %s: %s", type(event).__name__, exc)
+                except Exception:
+                    log.exception("handler for %s failed", type(event).__name__)
+        finally:
+            self._stopping = True
+            ticker.cancel()
+            await self.ari.close()
+            ari_task.cancel()
+            for task in (ticker, ari_task, *self._tasks):
+                with contextlib.suppress(BaseException):
+                    await asyncio.wait_for(task, 2)
+
+    def stop(self) -> None:
+        self.post(Stop())
+
+    async def _ticker(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            start = loop.time()
+            await asyncio.sleep(self.tick_seconds)
+            self.metrics.loop_lag_ms.append((loop.time() - start - self.tick_seconds) * 1000)
+            if self.connected.is_set():
+                self.post(Tick())
+
+    async def _play(self, channel_id: str, media: str | list[str], then: Callable[[], Any] | None = None) -> None:
+        playback_id = f"pb-{uuid.uuid4().hex[:16]}"
+        if then is not None:
+            self._playback_done[playback_id] = then
+        try:
+            await self.ari.play(channel_id, media, playback_id)
+        except AriError as exc:
+            self._playback_done.pop(playback_id, None)
+            log.info("play on %s failed: %s", channel_id, exc)
+
+    async def _hangup(self, channel_id: str) -> None:
+        with contextlib.suppress(AriError):
+            await self.ari.hangup(channel_id)
+
+    # --- dispatch ---------------------------------------------------------------------------
+
+    async def handle(self, event: ev.Event) -> None:
+        match event:
+            case Tick():
+                await self.on_tick()
+            case ev.StasisStart(channel=channel, args=args):
+                await self.on_stasis_start(channel, args)
+            case ev.StasisEnd(channel_id=cid) if cid in self.agents:
+                await self.on_agent_gone(self.agents[cid], "hung up")
+            case ev.Dial(peer_id=cid, dialstatus=status) if cid in self.calls:
+                self.on_dial(self.calls[cid], status)
+            case ev.ChannelDestroyed(channel_id=cid, cause=cause, cause_txt=txt) if cid in self.calls:
+                await self.on_customer_gone(self.calls[cid], cause, txt)
+            case ev.DtmfReceived(channel_id=cid, digit=digit) if cid in self.agents:
+                await self.on_agent_key(self.agents[cid], digit)
+            case ev.PlaybackFinished(playback_id=pid):
+                then = self._playback_done.pop(pid, None)
+                if then is not None:
+                    result = then()
+                    if asyncio.iscoroutine(result):
+                        await result
+            case OriginateFailed(channel_id=cid, status=status, message=message) if cid in self.calls:
+                await self.on_originate_failed(self.calls[cid], status, message)
+            case Timer(kind=kind, key=key, token=token):
+                await self.on_timer(kind, key, token)
+
+    # --- connect and reconcile --------------------------------------------------------------
+
+    async def _on_connected(self) -> None:
+        """After every (re)connect: compare what the database says is open with Asterisk's channels."""
+        await self.reload_campaigns()
+        live = {c.id: c for c in await self.ari.list_channels()}
+        now = self.now()
+        async with self.db.transaction() as s:
+            attempts = await store.open_attempts(s, self.instance_id)
+            sessions = await store.open_sessions(s, self.instance_id)
+        # Agent phones first: a connected call can only be kept with its agent.
+        for sess in sessions:
+            if sess.channel_id in live and sess.channel_id not in self.agents:
+                await self._adopt_agent(sess, live[sess.channel_id])
+            elif sess.channel_id not in live:
+                async with self.db.transaction() as s:
+                    await store.close_agent_sessions(s, sess.agent_id, now, reason="channel gone (reconcile)")
+                self.agents.pop(sess.channel_id, None)
+        for agent in list(self.agents.values()):
+            if agent.channel_id not in live:
+                await self.on_agent_gone(agent, "channel gone (reconcile)")
+        for att in attempts:
+            call = self.calls.get(att.channel_id)
+            if att.channel_id not in live:
+                if call is None:
+                    call = self._call_from_row(att)
+                    self.calls[att.channel_id] = call
+                await self.end_call(call, Outcome.LOST, None, "channel gone while disconnected")
+            elif call is None:
+                await self._adopt_call(att, live[att.channel_id])
+        for call in list(self.calls.values()):
+            if call.channel_id not in live and call.state is not AttemptState.CREATED:
+                await self.end_call(call, Outcome.LOST, None, "channel gone while disconnected")
+        self.connected.set()
+        log.info("reconciled: %d agents, %d calls kept", len(self.agents), len(self.calls))
+
+    def _call_from_row(self, att) -> CallLive:
+        return CallLive(
+            attempt_id=att.id, channel_id=att.channel_id, campaign_id=att.campaign_id, entry_id=att.entry_id,
+            phone=att.phone_e164, timezone=None, placed_at=att.originated_at or att.created_at,
+            state=AttemptState.ORIGINATING, answered_at=att.answered_at, connected_at=att.connected_at,
+            agent_id=att.agent_id,
+        )
+
+    async def _adopt_call(self, att, channel: ev.ChannelInfo) -> None:
+        call = self._call_from_row(att)
+        self.calls[call.channel_id] = call
+        agent = next((a for a in self.agents.values() if a.agent_id == att.agent_id), None)
+        if att.connected_at is not None and agent is not None:
+            call.state = AttemptState.CONNECTED
+            agent.call, agent.phase = call, Phase.ON_CALL
+            await self._set_agent_state(agent, AgentState.ON_CALL, "call kept after reconnect")
+        elif channel.state == "Up":
+            # Answered but never given an agent while we were away: too late for the 2 s rule.
+            call.state = AttemptState.ABANDONING
+            call.abandoned = True
+            await self._hangup(call.channel_id)
+        # still ringing: Dial / StasisStart events will follow
+
+    async def _adopt_agent(self, sess, channel: ev.ChannelInfo) -> None:
+        agent = AgentLive(channel_id=sess.channel_id, extension=channel.caller_number, agent_id=sess.agent_id,
+                          session_id=sess.id, bridge_id=f"agent-{sess.id}", state=AgentState(sess.state),
+                          since=sess.state_since, phase=Phase.IDLE, campaign_ids=set(sess.campaign_ids or ()))
+        self.agents[agent.channel_id] = agent
+        try:
+            await self.ari.add_to_bridge(agent.bridge_id, [agent.channel_id])
+        except AriError:
+            await self.ari.create_bridge(agent.bridge_id)
+            await self.ari.add_to_bridge(agent.bridge_id, [agent.channel_id])
+        if agent.state not in (AgentState.PAUSED, AgentState.READY):
+            await self._set_agent_state(agent, AgentState.READY, "resumed after reconnect")
+
+    async def reload_campaigns(self) -> None:
+        async with self.db.transaction() as s:
+            campaigns = await store.load_campaigns(s)
+            completed = await store.complete_exhausted_campaigns(s, self.now())
+        self.campaigns = {c.id: c for c in campaigns if c.id not in completed}
+        for cid in completed:
+            log.info("campaign %s completed: no dialable entry left and no open call", cid)
+        for c in self.campaigns.values():
+            if c.mode is CampaignMode.PREDICTIVE and not self.pacing.knows(c.id):
+                async with self.db.transaction() as s:
+                    history = await store.recent_finished(s, c.id)
+                self.pacing.seed(c, history)
+
+    # --- the dialing loop -------------------------------------------------------------------
+
+    def _every(self, name: str, seconds: float) -> bool:
+        now = time.monotonic()
+        if now - self._last[name] >= seconds:
+            self._last[name] = now
+            return True
+        return False
+
+    async def on_tick(self) -> None:
+        now = self.now()
+        if self._every("campaigns", 2.0):
+            await self.reload_campaigns()
+        if self._every("leases", 10.0):
+            async with self.db.transaction() as s:
+                await renew_leases(s, self.instance_id, now, self.lease_seconds)
+                released = await release_expired_leases(s, now)
+            if released:
+                log.info("released %d entries whose claim lapsed", len(released))
+        if self._every("ledger", 5.0):
+            for c in self.campaigns.values():
+                if c.mode is CampaignMode.PREDICTIVE:
+                    async with self.db.transaction() as s:
+                        live, abandons = await store.abandon_ledger(s, c.id, c.window_start(now))
+                    self.pacing.set_ledger(c, live, abandons, c.window_start(now))
+        for campaign in list(self.campaigns.values()):
+            if campaign.state is not CampaignState.ACTIVE:
+                continue
+            if not schedule_open(campaign.schedule, campaign.timezone, now):
+                continue
+            await self.dial_campaign(campaign, now)
+
+    def _agents_of(self, campaign: CampaignConfig) -> list[AgentLive]:
+        return [a for a in self.agents.values() if a.session_id and campaign.id in a.campaign_ids]
+
+    async def dial_campaign(self, campaign: CampaignConfig, now: dt.datetime) -> None:
+        agents = self._agents_of(campaign)
+        if not agents:
+            return  # inactive: no agent logged in
+        ready = [a for a in agents if a.state is AgentState.READY and a.phase is Phase.IDLE]
+        if campaign.mode in (CampaignMode.PREVIEW, CampaignMode.PUSH_PREVIEW):
+            for agent in ready:
+                await self.offer_record(agent, campaign, now)
+            return
+        pooled = [c for c in self.calls.values() if c.campaign_id == campaign.id and c.in_flight and c.reserved_for is None]
+        free = len(ready) - len(pooled)
+        if campaign.mode is CampaignMode.PROGRESSIVE:
+            wanted = free
+        else:
+            wanted = self.pacing.decide(campaign, agents, pooled, now)
+        if wanted <= 0:
+            return
+        guaranteed = max(0, min(wanted, free))
+        await self.place_calls(campaign, now, guaranteed, guaranteed=True)
+        if wanted > guaranteed:
+            await self.place_calls(campaign, now, wanted - guaranteed, guaranteed=False)
+
+    def _claim_kwargs(self, campaign: CampaignConfig, now: dt.datetime) -> dict:
+        return dict(
+            campaign_id=campaign.id, now=now, max_attempts=campaign.max_attempts,
+            calling_hours=campaign.calling_hours,
+            campaign_zone_open=campaign.calling_hours.allows(campaign.timezone, now),
+            lease_owner=self.instance_id, lease_seconds=self.lease_seconds,
+        )
+
+    async def place_calls(self, campaign: CampaignConfig, now: dt.datetime, count: int, *, guaranteed: bool) -> int:
+        """Claim entries, commit one attempt row each, then originate: nothing is dialled unrecorded."""
+        async with self.db.transaction() as s:
+            entries = await claim_entries(s, limit=min(count, 50), guaranteed=guaranteed,
+                                          **self._claim_kwargs(campaign, now))
+            attempts = await store.create_attempts(s, campaign, entries, instance_id=self.instance_id, now=now, rng=self.rng)
+        by_entry = {e.id: e for e in entries}
+        for att in attempts:
+            entry = by_entry[att.entry_id]
+            call = CallLive(att.id, att.channel_id, campaign.id, att.entry_id, att.phone_e164, entry.timezone, now)
+            self.calls[call.channel_id] = call
+            self._spawn(self._originate(campaign, call, att.caller_id))
+        return len(attempts)
+
+    async def _originate(self, campaign: CampaignConfig, call: CallLive, caller_id: str | None) -> None:
+        call.advance(AttemptEvent.ORIGINATE_SENT)
+        self.metrics.originates += 1
+        try:
+            await self.ari.originate(
+                channel_id=call.channel_id, endpoint=campaign.dial_string(call.phone),
+                app_args=["customer", str(call.attempt_id)], caller_id=caller_id,
+                timeout=campaign.ring_timeout, variables={"DIALER_ATTEMPT": str(call.attempt_id)},
+            )
+        except AriError as exc:
+            self.post(OriginateFailed(call.channel_id, exc.status, exc.message))
+        except (AriUnavailable, OSError) as exc:
+            # We cannot know whether Asterisk created the channel: reconcile will tell.
+            log.warning("originate of attempt %s not confirmed: %s", call.attempt_id, exc)
+
+    async def on_originate_failed(self, call: CallLive, status: int, message: str) -> None:
+        log.info("attempt %s: originate refused (%s %s)", call.attempt_id, status, message)
+        outcome = Outcome.INVALID_NUMBER if status == 400 else Outcome.FAILED
+        await self.end_call(call, outcome, None, f"originate refused: {message}")
+
+    def on_dial(self, call: CallLive, status: str) -> None:
+        if status:
+            call.dialstatus = status
+        if status == "RINGING" and call.state in (AttemptState.ORIGINATING, AttemptState.RINGING):
+            call.advance(AttemptEvent.RINGING)
+
+    # --- customer calls ---------------------------------------------------------------------
+
+    async def on_stasis_start(self, channel: ev.ChannelInfo, args: tuple[str, ...]) -> None:
+        kind = args[0] if args else ""
+        match kind:
+            case "customer":
+                call = self.calls.get(channel.id)
+                if call is None:
+                    log.warning("StasisStart for unknown customer channel %s: hanging up", channel.id)
+                    await self._hangup(channel.id)
+                    return
+                await self.on_customer_answered(call)
+            case "customer-amd":
+                call = self.calls.get(channel.id)
+                if call is not None:
+                    await self.on_amd_result(call, args[2] if len(args) > 2 else "NOTSURE")
+            case "agent-login":
+                await self.on_agent_login(channel, args[1] if len(args) > 1 else None)
+            case "supervise":
+                await self._play(channel.id, Prompt.NOT_AVAILABLE, then=lambda: self._hangup(channel.id))
+            case _:
+                log.warning("channel %s entered the app with unknown arguments %r", channel.id, args)
+                await self._hangup(channel.id)
+
+    async def on_customer_answered(self, call: CallLive) -> None:
+        if call.state not in (AttemptState.ORIGINATING, AttemptState.RINGING):
+            return
+        call.advance(AttemptEvent.ANSWERED)
+        call.answered_at = self.now()
+        call.answered_mono = asyncio.get_running_loop().time()
+        campaign = self.campaigns.get(call.campaign_id)
+        if campaign is not None and campaign.amd_enabled:
+            call.advance(AttemptEvent.AMD_STARTED)
+            await self.ari.continue_in_dialplan(call.channel_id, "dialer-amd", "s", 1)
+            return
+        await self._connect_or_wait(call)
+
+    async def on_amd_result(self, call: CallLive, verdict: str) -> None:
+        if call.state is not AttemptState.DETECTING:
+            return
+        campaign = self.campaigns.get(call.campaign_id)
+        if verdict == "MACHINE":
+            call.advance(AttemptEvent.MACHINE)
+            call.machine = True
+            if campaign and campaign.machine_action == "message" and campaign.machine_message:
+                await self._play(call.channel_id, campaign.machine_message, then=lambda: self._hangup(call.channel_id))
+            else:
+                await self._hangup(call.channel_id)
+            return
+        call.advance(AttemptEvent.HUMAN)
+        # The 2 seconds run from the moment a person is known to be on the line.
+        call.answered_mono = asyncio.get_running_loop().time()
+        await self._connect_or_wait(call)
+
+    def _free_agent_for(self, call: CallLive) -> AgentLive | None:
+        if call.reserved_for is not None:
+            return next((a for a in self.agents.values() if a.agent_id == call.reserved_for
+                         and a.phase is Phase.CALLING and a.call is call), None)
+        candidates = [a for a in self.agents.values()
+                      if a.session_id and call.campaign_id in a.campaign_ids
+                      and a.state is AgentState.READY and a.phase is Phase.IDLE]
+        if not candidates:
+            return None
+        return min(candidates, key=lambda a: a.since or dt.datetime.min.replace(tzinfo=dt.timezone.utc))
+
+    async def _connect_or_wait(self, call: CallLive) -> None:
+        agent = self._free_agent_for(call)
+        if agent is not None:
+            await self._connect(call, agent)
+            return
+        loop = asyncio.get_running_loop()
+        remaining = CONNECT_WINDOW - (loop.time() - (call.answered_mono or loop.time()))
+        self._later(remaining, Timer("abandon", call.channel_id))
+
+    async def _connect(self, call: CallLive, agent: AgentLive) -> None:
+        await self.ari.add_to_bridge(agent.bridge_id, [call.channel_id])
+        call.advance(AttemptEvent.BRIDGED)
+        if call.answered_mono is not None:
+            self.metrics.connect_latency_ms.append((asyncio.get_running_loop().time() - call.answered_mono) * 1000)
+        call.connected_at = self.now()
+        call.agent_id = agent.agent_id
+        agent.call, agent.phase = call, Phase.ON_CALL
+        agent.offer = None
+        agent.bump()
+        async with self.db.transaction() as s:
+            await store.mark_attempt(s, call.attempt_id, answered_at=call.answered_at, connected_at=call.connected_at,
+                                     agent_id=agent.agent_id, state="connected")
+        await self._set_agent_state(agent, AgentState.ON_CALL, f"attempt {call.attempt_id}")
+        log.info("attempt %s connected to agent %s", call.attempt_id, agent.extension)
+
+    async def _serve_waiting(self, agent: AgentLive) -> bool:
+        """An agent just became ready: the oldest answered call waiting for one gets them."""
+        waiting = [c for c in self.calls.values() if c.state is AttemptState.ANSWERED and c.reserved_for is None
+                   and c.campaign_id in agent.campaign_ids]
+        if not waiting:
+            return False
+        await self._connect(min(waiting, key=lambda c: c.answered_mono or 0.0), agent)
+        return True
+
+    async def _abandon(self, call: CallLive) -> None:
+        if call.state is not AttemptState.ANSWERED:
+            return
+        call.advance(AttemptEvent.NO_AGENT)
+        call.abandoned = True
+        campaign = self.campaigns.get(call.campaign_id)
+        log.info("attempt %s: no agent within %.0f s, playing the information message", call.attempt_id, CONNECT_WINDOW)
+        message = campaign.abandon_message if campaign else None
+        if message:
+            await self._play(call.channel_id, message, then=lambda: self._hangup(call.channel_id))
+        else:
+            await self._hangup(call.channel_id)
+
+    async def on_customer_gone(self, call: CallLive, cause: int, cause_txt: str) -> None:
+        match call.state:
+            case AttemptState.CONNECTED:
+                outcome = Outcome.ANSWERED
+            case AttemptState.ABANDONING | AttemptState.ANSWERED:
+                outcome = Outcome.ABANDONED
+                call.abandoned = True
+            case AttemptState.MACHINE:
+                outcome = Outcome.MACHINE
+            case AttemptState.DETECTING:
+                outcome = Outcome.MACHINE if call.machine else Outcome.ANSWERED
+            case _:
+                outcome = unanswered_outcome(call.dialstatus, cause)
+        await self.end_call(call, outcome, cause, cause_txt)
+
+    async def end_call(self, call: CallLive, outcome: Outcome, cause: int | None, cause_txt: str | None) -> None:
+        """Close the attempt in the ledger and decide the entry's future, in one transaction."""
+        if call.state is AttemptState.ENDED:
+            return
+        call.advance(AttemptEvent.ENDED)
+        self.calls.pop(call.channel_id, None)
+        self.metrics.calls_ended += 1
+        now = self.now()
+        campaign = self.campaigns.get(call.campaign_id)
+        agent = next((a for a in self.agents.values() if a.call is call), None)
+        needs_disposition = outcome is Outcome.ANSWERED and agent is not None
+        async with self.db.transaction() as s:
+            await store.close_attempt(
+                s, call.attempt_id, now=now, outcome=outcome, cause=cause, cause_txt=cause_txt,
+                dialstatus=call.dialstatus, abandoned=call.abandoned, agent_id=call.agent_id,
+                answered_at=call.answered_at, connected_at=call.connected_at,
+            )
+            if not needs_disposition and campaign is not None and call.entry_id is not None:
+                status = automatic_status(campaign.statuses, outcome)
+                if outcome is Outcome.ANSWERED and status is None:
+                    status = campaign.default_status
+                await self._apply(s, campaign, call, outcome, status, now)
+        self.pacing.record(call, outcome, now)
+        log.info("attempt %s ended: %s (cause %s %s)", call.attempt_id, outcome, cause, cause_txt or "")
+        if agent is None:
+            return
+        if needs_disposition:
+            await self._start_wrapup(agent, campaign)
+        elif agent.phase is Phase.CALLING:
+            # A preview call that did not reach a person: the agent is free again.
+            agent.call = None
+            await self._agent_ready(agent, "preview call ended")
+
+    async def _apply(self, s, campaign: CampaignConfig, call: CallLive, outcome: Outcome, status: StatusView | None,
+                     now: dt.datetime, *, agent_id: int | None = None, when: dt.datetime | None = None) -> None:
+        facts = await store.entry_facts(s, call.entry_id, outcome, campaign.max_attempts)
+        upd = apply_status(facts, outcome, status, campaign.retry_rules, now, agent_id=agent_id, when=when)
+        await store.apply_entry_update(s, call.entry_id, upd, now=now, outcome=outcome,
+                                       status_id=status.id if status else None, phone_e164=call.phone,
+                                       source=f"status {status.name}" if status else "dialer")
+
+    # --- agents -----------------------------------------------------------------------------
+
+    async def _set_agent_state(self, agent: AgentLive, state: AgentState, reason: str | None = None) -> None:
+        agent.state, agent.since = state, self.now()
+        if agent.session_id is None:
+            return
+        async with self.db.transaction() as s:
+            await store.change_agent_state(s, agent.session_id, agent.agent_id, state, agent.since, reason)
+
+    async def on_agent_login(self, channel: ev.ChannelInfo, campaign_arg: str | None) -> None:
+        agent = AgentLive(channel_id=channel.id, extension=channel.caller_number, name=channel.caller_name)
+        if campaign_arg and campaign_arg.isdigit():
+            agent.login_campaign = int(campaign_arg)
+        self.agents[channel.id] = agent
+        with contextlib.suppress(AriError):
+            await self.ari.answer(channel.id)
+        await self._play(channel.id, Prompt.PIN)
+        self._later(20.0, Timer("pin", channel.id, agent.bump()))
+
+    async def _check_pin(self, agent: AgentLive) -> None:
+        from ari_app.services.agents import verify_pin
+
+        pin, agent.digits = agent.digits, ""
+        now = self.now()
+        async with self.db.transaction() as s:
+            row = await store.agent_by_extension(s, agent.extension)
+            if row is not None and row.locked_until and row.locked_until > now:
+                locked = True
+                ok = False
+            else:
+                locked = False
+                ok = row is not None and row.active and verify_pin(row.pin_hash, pin)
+                if row is not None and not ok:
+                    row.failed_pin_count += 1
+                    if row.failed_pin_count >= LOCKOUT_AFTER:
+                        row.locked_until, row.failed_pin_count = now + LOCKOUT, 0
+                        locked = True
+                elif row is not None:
+                    row.failed_pin_count, row.locked_until = 0, None
+            campaigns = await store.agent_campaigns(s, row.id) if ok else set()
+        if locked:
+            log.warning("agent %s: login locked out", agent.extension)
+            await self._play(agent.channel_id, Prompt.LOCKED, then=lambda: self._hangup(agent.channel_id))
+            return
+        if not ok:
+            agent.pin_tries += 1
+            log.info("agent %s: wrong PIN (%d)", agent.extension, agent.pin_tries)
+            if agent.pin_tries >= PIN_MAX_TRIES:
+                await self._play(agent.channel_id, Prompt.PIN_WRONG, then=lambda: self._hangup(agent.channel_id))
+            else:
+                await self._play(agent.channel_id, [Prompt.PIN_WRONG, Prompt.PIN])
+                self._later(20.0, Timer("pin", agent.channel_id, agent.bump()))
+            return
+        if agent.login_campaign is not None:
+            campaigns &= {agent.login_campaign}
+        if not campaigns:
+            await self._play(agent.channel_id, Prompt.NO_CAMPAIGN, then=lambda: self._hangup(agent.channel_id))
+            return
+        agent.agent_id, agent.name, agent.campaign_ids = row.id, row.display_name, campaigns
+        async with self.db.transaction() as s:
+            agent.session_id = await store.open_agent_session(s, row.id, agent.channel_id, self.instance_id, campaigns, now)
+        # Any other live phone of this agent on this instance is replaced.
+        for other in [a for a in self.agents.values() if a.agent_id == row.id and a is not agent]:
+            self.agents.pop(other.channel_id, None)
+            await self._hangup(other.channel_id)
+        agent.bridge_id = f"agent-{agent.session_id}"
+        await self.ari.create_bridge(agent.bridge_id)
+        await self.ari.add_to_bridge(agent.bridge_id, [agent.channel_id])
+        agent.state, agent.since, agent.phase = AgentState.READY, now, Phase.IDLE
+        agent.bump()
+        log.info("agent %s logged in to campaigns %s", agent.extension, sorted(campaigns))
+        await self._play(agent.channel_id, Prompt.LOGIN_OK)
+        await self._serve_waiting(agent)
+
+    async def on_agent_gone(self, agent: AgentLive, reason: str) -> None:
+        self.agents.pop(agent.channel_id, None)
+        agent.bump()
+        call = agent.call
+        if call is not None and call.state is not AttemptState.ENDED:
+            # The customer must not stay alone in the bridge.
+            await self._hangup(call.channel_id)
+        if agent.phase in (Phase.WRAP_UP, Phase.DATE) and call is not None:
+            await self._dispose(agent, None, reason="agent left during wrap-up")
+        if agent.offer is not None:
+            await self._release_offer(agent, top=True)
+        if agent.session_id is not None:
+            async with self.db.transaction() as s:
+                await store.close_agent_sessions(s, agent.agent_id, self.now(), reason=reason)
+        if agent.bridge_id:
+            with contextlib.suppress(AriError, AriUnavailable):
+                await self.ari.destroy_bridge(agent.bridge_id)
+        log.info("agent %s logged out: %s", agent.extension, reason)
+
+    async def on_agent_key(self, agent: AgentLive, digit: str) -> None:
+        match agent.phase:
+            case Phase.LOGIN:
+                if digit == "#":
+                    await self._check_pin(agent)
+                elif digit.isdigit():
+                    agent.digits += digit
+            case Phase.IDLE:
+                if digit == "*":
+                    if agent.state is AgentState.PAUSED:
+                        await self._agent_ready(agent, "unpaused by key")
+                    else:
+                        await self._set_agent_state(agent, AgentState.PAUSED, "paused by key")
+                        await self._play(agent.channel_id, Prompt.PAUSED)
+                elif digit == "0":
+                    await self._play(agent.channel_id, Prompt.LOGGED_OUT, then=lambda: self._hangup(agent.channel_id))
+            case Phase.OFFER:
+                await self._offer_key(agent, digit)
+            case Phase.ON_CALL:
+                if digit == "#" and agent.call is not None:
+                    await self._hangup(agent.call.channel_id)
+                elif digit == "*":
+                    agent.pause_requested = True
+            case Phase.CALLING:
+                if digit == "*":
+                    agent.pause_requested = True
+            case Phase.WRAP_UP:
+                await self._wrapup_key(agent, digit)
+            case Phase.DATE:
+                await self._date_key(agent, digit)
+
+    async def _agent_ready(self, agent: AgentLive, reason: str) -> None:
+        agent.call, agent.offer, agent.pending_status, agent.digits = None, None, None, ""
+        agent.phase = Phase.IDLE
+        agent.bump()
+        if agent.pause_requested:
+            agent.pause_requested = False
+            await self._set_agent_state(agent, AgentState.PAUSED, "pause requested during the call")
+            await self._play(agent.channel_id, Prompt.PAUSED)
+            return
+        await self._set_agent_state(agent, AgentState.READY, reason)
+        await self._serve_waiting(agent)
+
+    # --- wrap-up and statuses ---------------------------------------------------------------
+
+    async def _start_wrapup(self, agent: AgentLive, campaign: CampaignConfig | None) -> None:
+        agent.phase, agent.digits = Phase.WRAP_UP, ""
+        await self._set_agent_state(agent, AgentState.WRAP_UP, f"attempt {agent.call.attempt_id if agent.call else '?'}")
+        await self._play(agent.channel_id, Prompt.STATUS)
+        seconds = campaign.wrapup_seconds if campaign else 30
+        self._later(seconds, Timer("wrapup", agent.channel_id, agent.bump()))
+
+    async def _wrapup_key(self, agent: AgentLive, digit: str) -> None:
+        if digit == "*":
+            agent.pause_requested = True
+            return
+        if digit != "#":
+            agent.digits += digit
+            return
+        code, agent.digits = agent.digits, ""
+        campaign = self.campaigns.get(agent.call.campaign_id) if agent.call else None
+        status = campaign.status_by_code(code) if campaign else None
+        if status is None:
+            log.info("agent %s keyed unknown status code %r", agent.extension, code)
+            await self._play(agent.channel_id, [Prompt.STATUS_INVALID, Prompt.STATUS])
+            return
+        if status.system_status in (SystemStatus.NOT_BEFORE, SystemStatus.MY_RECORD):
+            agent.phase, agent.pending_status = Phase.DATE, status
+            await self._play(agent.channel_id, Prompt.DATE)
+            return
+        await self._dispose(agent, status)
+
+    async def _date_key(self, agent: AgentLive, digit: str) -> None:
+        if digit != "#":
+            agent.digits += digit
+            return
+        text, agent.digits = agent.digits, ""
+        call = agent.call
+        tz = (call.timezone if call else None) or (self.campaigns[call.campaign_id].timezone if call and call.campaign_id in self.campaigns else "UTC")
+        when = parse_keyed_datetime(text, tz)
+        if when is None or when <= self.now():
+            await self._play(agent.channel_id, [Prompt.DATE_INVALID, Prompt.DATE])
+            return
+        await self._dispose(agent, agent.pending_status, when=when)
+
+    async def _dispose(self, agent: AgentLive, status: StatusView | None, *, when: dt.datetime | None = None,
+                       reason: str = "") -> None:
+        call = agent.call
+        campaign = self.campaigns.get(call.campaign_id) if call else None
+        if call is None or campaign is None:
+            await self._agent_ready(agent, "wrap-up without a call")
+            return
+        if status is None or (status.system_status in (SystemStatus.NOT_BEFORE, SystemStatus.MY_RECORD) and when is None):
+            status = campaign.default_status
+        now = self.now()
+        async with self.db.transaction() as s:
+            await store.set_disposition(s, call.attempt_id, status.id if status else None, now)
+            await self._apply(s, campaign, call, Outcome.ANSWERED, status, now, agent_id=agent.agent_id, when=when)
+        log.info("attempt %s: agent %s gave status %s%s", call.attempt_id, agent.extension,
+                 status.name if status else None, f" ({reason})" if reason else "")
+        if agent.channel_id in self.agents:
+            await self._play(agent.channel_id, Prompt.STATUS_SAVED)
+            await self._agent_ready(agent, "status given")
+
+    # --- preview and push-preview -----------------------------------------------------------
+
+    async def offer_record(self, agent: AgentLive, campaign: CampaignConfig, now: dt.datetime) -> None:
+        async with self.db.transaction() as s:
+            entries = await claim_entries(s, limit=1, guaranteed=True, for_agent=agent.agent_id,
+                                          new_state=EntryState.RESERVED, **self._claim_kwargs(campaign, now))
+        if not entries:
+            return
+        entry = entries[0]
+        push = campaign.mode is CampaignMode.PUSH_PREVIEW
+        agent.offer = Offer(campaign.id, entry, push)
+        agent.phase = Phase.OFFER
+        await self._set_agent_state(agent, AgentState.RESERVED, f"entry {entry.id}")
+        media = [Prompt.PUSH if push else Prompt.PREVIEW]
+        if entry.owner_agent_id is not None:
+            media.append(Prompt.CALLBACK)
+        media.append(f"digits:{entry.phone_e164.lstrip('+')}")
+        await self._play(agent.channel_id, media)
+        token = agent.bump()
+        if push:
+            self._later(campaign.push_timeout_seconds, Timer("push", agent.channel_id, token))
+        else:
+            self._later(campaign.bcw_seconds, Timer("bcw", agent.channel_id, token))
+
+    async def _offer_key(self, agent: AgentLive, digit: str) -> None:
+        offer = agent.offer
+        if offer is None:
+            return
+        if digit == "1":
+            agent.push_timeouts = 0
+            await self._dial_offer(agent)
+        elif digit == "2":
+            await self._release_offer(agent, top=offer.push)
+            await self._agent_ready(agent, "record skipped" if not offer.push else "record rejected")
+        elif digit == "3" and not offer.push:
+            now = self.now()
+            async with self.db.transaction() as s:
+                await store.add_to_dnc(s, offer.entry.phone_e164, source=f"agent {agent.extension} (preview)", now=now)
+                await store.set_entry_state(s, offer.entry.id, EntryState.DNC, now)
+            await self._agent_ready(agent, "record marked do-not-call")
+
+    async def _release_offer(self, agent: AgentLive, *, top: bool) -> None:
+        offer, agent.offer = agent.offer, None
+        if offer is None:
+            return
+        now = self.now()
+        async with self.db.transaction() as s:
+            if top:  # back to the top of the list
+                await store.release_entry(s, offer.entry.id, now=now, next_attempt_at=None, priority_delta=1)
+            else:  # skipped: later
+                await store.release_entry(s, offer.entry.id, now=now, next_attempt_at=now + SKIP_DELAY)
+
+    async def _dial_offer(self, agent: AgentLive) -> None:
+        offer, agent.offer = agent.offer, None
+        campaign = self.campaigns.get(offer.campaign_id)
+        if campaign is None:
+            await self._agent_ready(agent, "campaign no longer active")
+            return
+        now = self.now()
+        async with self.db.transaction() as s:
+            await store.set_entry_state(s, offer.entry.id, EntryState.DIALING, now)
+            attempts = await store.create_attempts(s, campaign, [offer.entry], instance_id=self.instance_id, now=now,
+                                                   rng=self.rng, agent_id=agent.agent_id)
+        att = attempts[0]
+        call = CallLive(att.id, att.channel_id, campaign.id, att.entry_id, att.phone_e164, offer.entry.timezone, now,
+                        reserved_for=agent.agent_id)
+        self.calls[call.channel_id] = call
+        agent.call, agent.phase = call, Phase.CALLING
+        agent.bump()
+        self._spawn(self._originate(campaign, call, att.caller_id))
+
+    # --- timers -----------------------------------------------------------------------------
+
+    async def on_timer(self, kind: str, key: Any, token: int) -> None:
+        if kind == "abandon":
+            call = self.calls.get(key)
+            if call is not None:
+                await self._abandon(call)
+            return
+        agent = self.agents.get(key)
+        if agent is None or agent.token != token:
+            return  # the phase it was set for is over
+        match kind:
+            case "pin" if agent.phase is Phase.LOGIN:
+                await self._play(agent.channel_id, Prompt.PIN_WRONG, then=lambda: self._hangup(agent.channel_id))
+            case "bcw" if agent.phase is Phase.OFFER:
+                await self._dial_offer(agent)  # BCW limit: dial without a key
+            case "push" if agent.phase is Phase.OFFER:
+                agent.push_timeouts += 1
+                await self._release_offer(agent, top=True)
+                if agent.push_timeouts >= PUSH_TIMEOUTS_BEFORE_INACTIVE:
+                    agent.inactive_flag = True
+                    agent.push_timeouts = 0
+                    agent.phase = Phase.IDLE
+                    await self._set_agent_state(agent, AgentState.PAUSED, "inactive: push-preview timeouts")
+                    await self._play(agent.channel_id, Prompt.PAUSED)
+                else:
+                    await self._agent_ready(agent, "push-preview timeout")
+            case "wrapup" if agent.phase in (Phase.WRAP_UP, Phase.DATE):
+                await self._dispose(agent, None, reason="wrap-up time over")
+
+
+def parse_keyed_datetime(text: str, tz: str) -> dt.datetime | None:
+    """YYYYMMDDHHMM keyed on the phone, in the contact's zone."""
+    if len(text) != 12 or not text.isdigit():
+        return None
+    try:
+        local = dt.datetime(int(text[0:4]), int(text[4:6]), int(text[6:8]), int(text[8:10]), int(text[10:12]))
+    except ValueError:
+        return None
+    return local.replace(tzinfo=zone(tz)).astimezone(dt.timezone.utc)

@@ -65,6 +65,8 @@ _BRANCH = """
        and (not e.progressive_only or cast(:guaranteed as boolean))
        and not exists (select 1 from dnc_numbers d where d.e164 = e.phone_e164)
        and not exists (select 1 from attempts a where a.phone_e164 = e.phone_e164 and a.ended_at is null)
+       and not exists (select 1 from callbacks cb where cb.state = 'pending' and cb.campaign_id = e.campaign_id
+                         and cb.contact_id = e.contact_id)
      order by {order}
      limit :limit
        for update of e skip locked

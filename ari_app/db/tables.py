@@ -291,3 +291,33 @@ class Filter(Base):
     name: Mapped[str] = mapped_column(Text, unique=True)
     expression: Mapped[str] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(TS, server_default=func.now())
+
+
+class Callback(Base):
+    """A promised call back: personal (owner set) or for any agent of the campaign.
+
+    While pending it blocks all other dialling of the contact in that campaign. It fires exactly
+    once: the row moves pending -> fired in the same transaction that writes the attempt.
+    """
+
+    __tablename__ = "callbacks"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    entry_id: Mapped[int] = mapped_column(ForeignKey("campaign_entries.id", ondelete="CASCADE"))
+    contact_id: Mapped[int] = mapped_column(BigInteger)
+    phone_e164: Mapped[str] = mapped_column(Text)  # may differ from the entry's number
+    due_at: Mapped[dt.datetime] = mapped_column(TS)
+    owner_agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
+    escalate: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    state: Mapped[str] = mapped_column(Text, server_default=text("'pending'"))  # pending, fired, cancelled
+    created_by: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(TS, server_default=func.now())
+    fired_at: Mapped[dt.datetime | None] = mapped_column(TS)
+    attempt_id: Mapped[int | None] = mapped_column(BigInteger)
+    cancelled_reason: Mapped[str | None] = mapped_column(Text)
+    __table_args__ = (
+        Index("ix_callbacks_due", "due_at", postgresql_where=text("state = 'pending'")),
+        Index("ix_callbacks_pending_contact", "campaign_id", "contact_id", postgresql_where=text("state = 'pending'")),
+        # one pending callback per entry
+        Index("uq_callbacks_pending_entry", "entry_id", unique=True, postgresql_where=text("state = 'pending'")),
+    )

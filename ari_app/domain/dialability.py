@@ -50,6 +50,7 @@ def explain_entry(
     open_call: bool,
     agents_ready: frozenset[int] = frozenset(),
     agent_guaranteed: bool = False,
+    pending_callback: str | None = None,
 ) -> Verdict:
     flags: list[str] = []
     zone = entry.timezone
@@ -70,6 +71,8 @@ def explain_entry(
         return blocked("do_not_call", "the number is on the do-not-call list")
     if open_call:
         return blocked("open_call", "a call to this number is already in progress")
+    if pending_callback is not None:
+        return blocked("callback_pending", pending_callback)
     if entry.attempts >= campaign.max_attempts:
         return blocked("attempt_limit", f"{entry.attempts} of {campaign.max_attempts} attempts made")
     if entry.not_before and entry.not_before > now:

@@ -65,9 +65,14 @@ async def explain(db: Database, campaign_name: str, phone: str, now: dt.datetime
                     "select exists(select 1 from dnc_numbers where e164 = :p) as on_dnc, "
                     "exists(select 1 from attempts where phone_e164 = :p and ended_at is null) as open_call, "
                     "coalesce((select array_agg(agent_id) from agent_sessions "
-                    "          where logged_out_at is null and state = 'ready'), '{}') as ready"
+                    "          where logged_out_at is null and state = 'ready'), '{}') as ready, "
+                    "(select cb.due_at from callbacks cb where cb.state = 'pending' and cb.campaign_id = :c "
+                    "   and cb.contact_id = :k order by cb.due_at limit 1) as callback_due, "
+                    "(select a.extension from callbacks cb join agents a on a.id = cb.owner_agent_id "
+                    "  where cb.state = 'pending' and cb.campaign_id = :c and cb.contact_id = :k "
+                    "  order by cb.due_at limit 1) as callback_owner"
                 ),
-                {"p": e164},
+                {"p": e164, "c": campaign.id, "k": entry.contact_id},
             )
         ).one()
     facts = CampaignFacts(
@@ -86,8 +91,13 @@ async def explain(db: Database, campaign_name: str, phone: str, now: dt.datetime
         timezone=entry.timezone,
         progressive_only=entry.progressive_only,
     )
-    verdict = explain_entry(
-        facts, entry_facts, now, on_dnc=row.on_dnc, open_call=row.open_call, agents_ready=frozenset(row.ready)
-    )
     zone = entry.timezone or campaign.timezone
+    pending = None
+    if row.callback_due is not None:
+        who = f"agent {row.callback_owner}" if row.callback_owner else "any agent"
+        pending = f"a callback for {who} is pending, due {local_time_text(zone, row.callback_due)} (contact time)"
+    verdict = explain_entry(
+        facts, entry_facts, now, on_dnc=row.on_dnc, open_call=row.open_call, agents_ready=frozenset(row.ready),
+        pending_callback=pending,
+    )
     return Explanation(campaign.name, e164, entry.id, verdict, local_time_text(zone, now), entry.timezone)

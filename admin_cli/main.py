@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "admin_cli.agent_cmd",
     "admin_cli.dnc_cmd",
     "admin_cli.contacts_cmd",
+    "admin_cli.callbacks_cmd",
     "admin_cli.run_cmd",
     "admin_cli.demo_cmd",
     "admin_cli.pbx_sim_cmd",

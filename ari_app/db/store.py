@@ -208,6 +208,12 @@ async def add_to_dnc(session: AsyncSession, e164: str, *, source: str, now: dt.d
         ),
         {"p": e164, "s": source, "now": now},
     )
+    # A do-not-call number cancels the callbacks pending for it.
+    await session.execute(
+        text("update callbacks set state = 'cancelled', cancelled_reason = 'number on do-not-call list' "
+             "where phone_e164 = :p and state = 'pending'"),
+        {"p": e164},
+    )
     # Every campaign stops dialling the number at once.
     await session.execute(
         text("update campaign_entries set state = 'dnc', updated_at = :now where phone_e164 = :p and state in ('ready')"),

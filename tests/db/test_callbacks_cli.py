@@ -1,7 +1,7 @@
 """`dialer callbacks` against a real database."""
 import datetime as dt
 
-from tests.e2e.world import add_agent, add_entries, create_campaign
+from tests.world import add_agent, add_entries, create_campaign
 
 TOMORROW = "2030-01-15"  # a fixed future winter day: Rome is CET (UTC+1), New York EST (UTC-5)
 

@@ -76,6 +76,7 @@ async def load_campaigns(session: AsyncSession, states: Sequence[str] = ("active
                 max_lines_per_agent=c.max_lines_per_agent, abandon_message=c.abandon_message,
                 machine_action=c.machine_action, machine_message=c.machine_message, amd_enabled=c.amd_enabled,
                 default_status_id=c.default_status_id or call_status.get(c.id),
+                callback_grace_seconds=int((c.options or {}).get("callback_grace_seconds", 300)),
                 statuses=tuple(statuses[c.id]), agent_ids=frozenset(agents[c.id]),
             )
         )
@@ -347,3 +348,48 @@ async def set_entry_state(session: AsyncSession, entry_id: int, state: EntryStat
     await session.execute(
         update(CampaignEntry).where(CampaignEntry.id == entry_id).values(state=str(state), updated_at=now)
     )
+
+
+@dataclass(frozen=True)
+class DueCallback:
+    id: int
+    campaign_id: int
+    entry_id: int
+    contact_id: int
+    phone_e164: str
+    due_at: dt.datetime
+    owner_agent_id: int | None
+    escalate: bool
+    timezone: str | None
+    state: str
+
+
+async def load_callback(session: AsyncSession, callback_id: int) -> DueCallback | None:
+    row = (await session.execute(text(
+        "select cb.id, cb.campaign_id, cb.entry_id, cb.contact_id, cb.phone_e164, cb.due_at, cb.owner_agent_id, "
+        "cb.escalate, e.timezone, cb.state from callbacks cb join campaign_entries e on e.id = cb.entry_id "
+        "where cb.id = :id"), {"id": callback_id})).first()
+    return DueCallback(*row) if row else None
+
+
+async def fire_callback(session: AsyncSession, cb: DueCallback, campaign: CampaignConfig, *, agent_id: int,
+                        instance_id: str, now: dt.datetime, rng: random.Random) -> NewAttempt | None:
+    """pending -> fired and the attempt row, in one transaction: a callback fires exactly once."""
+    won = (await session.execute(text(
+        "update callbacks set state = 'fired', fired_at = :now where id = :id and state = 'pending' returning id"),
+        {"id": cb.id, "now": now})).first()
+    if not won:
+        return None
+    await session.execute(update(CampaignEntry).where(CampaignEntry.id == cb.entry_id)
+                          .values(state=str(EntryState.DIALING), lease_owner=instance_id, updated_at=now))
+    entry = ClaimedEntry(cb.entry_id, cb.contact_id, cb.phone_e164, cb.timezone, 0, cb.owner_agent_id, False, 0)
+    (attempt,) = await create_attempts(session, campaign, [entry], instance_id=instance_id, now=now, rng=rng,
+                                       agent_id=agent_id)
+    await session.execute(text("update callbacks set attempt_id = :a where id = :id"), {"a": attempt.id, "id": cb.id})
+    return attempt
+
+
+async def callbacks_due_soon(session: AsyncSession, campaign_id: int, now: dt.datetime, within: dt.timedelta) -> int:
+    return int((await session.execute(text(
+        "select count(*) from callbacks where campaign_id = :c and state = 'pending' and due_at < :until"),
+        {"c": campaign_id, "until": now + within})).scalar())

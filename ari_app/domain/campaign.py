@@ -41,6 +41,7 @@ class CampaignConfig:
     machine_message: str | None
     amd_enabled: bool
     default_status_id: int | None
+    callback_grace_seconds: int = 300  # owner not ready this long after the due time: escalate
     statuses: tuple[StatusView, ...] = ()
     agent_ids: frozenset[int] = field(default_factory=frozenset)
 

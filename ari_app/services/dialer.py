@@ -31,6 +31,8 @@ from ari_app.domain.status_effects import StatusView, apply_status, automatic_st
 from ari_app.domain.time_rules import schedule_open, zone
 from ari_app.services.live import AgentLive, CallLive, Offer, Phase
 from ari_app.services.pacing_bridge import PacingBridge
+from ari_app.scheduling.callbacks import CallbackDue, CallbackScheduler
+from sqlalchemy.exc import IntegrityError
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +133,9 @@ class DialerService:
         self._last: dict[str, float] = collections.defaultdict(float)
         self._stopping = False
         self.connected = asyncio.Event()
+        self.callback_scheduler = CallbackScheduler(db, self.post, clock=clock)
+        self.waiting_callbacks: dict[int, store.DueCallback] = {}
+        self._reserved: dict[int, int] = {}  # campaign -> agents kept for callbacks due soon
 
     # --- plumbing ---------------------------------------------------------------------------
 
@@ -154,6 +159,7 @@ class DialerService:
         """Consume events until stop(); the ARI adapter and the ticker feed the queue."""
         ticker = asyncio.create_task(self._ticker())
         ari_task = asyncio.create_task(self.ari.run(self.post, self._on_connected))
+        await self.callback_scheduler.start()
         try:
             while True:
                 event = await self.queue.get()
@@ -167,6 +173,7 @@ class DialerService:
                     log.exception("handler for %s failed", type(event).__name__)
         finally:
             self._stopping = True
+            await self.callback_scheduler.stop()
             ticker.cancel()
             await self.ari.close()
             ari_task.cancel()
@@ -226,6 +233,8 @@ class DialerService:
                 await self.on_originate_failed(self.calls[cid], status, message)
             case Timer(kind=kind, key=key, token=token):
                 await self.on_timer(kind, key, token)
+            case CallbackDue(callback_id=cb_id):
+                await self.on_callback_due(cb_id)
 
     # --- connect and reconcile --------------------------------------------------------------
 
@@ -337,6 +346,9 @@ class DialerService:
                     async with self.db.transaction() as s:
                         live, abandons = await store.abandon_ledger(s, c.id, c.window_start(now))
                     self.pacing.set_ledger(c, live, abandons, c.window_start(now))
+            async with self.db.transaction() as s:
+                for c in self.campaigns.values():
+                    self._reserved[c.id] = await store.callbacks_due_soon(s, c.id, now, dt.timedelta(seconds=60))
         for campaign in list(self.campaigns.values()):
             if campaign.state is not CampaignState.ACTIVE:
                 continue
@@ -357,11 +369,13 @@ class DialerService:
                 await self.offer_record(agent, campaign, now)
             return
         pooled = [c for c in self.calls.values() if c.campaign_id == campaign.id and c.in_flight and c.reserved_for is None]
-        free = len(ready) - len(pooled)
+        # Callbacks due within a minute keep agents free for them, in every mode.
+        reserved = min(self._reserved.get(campaign.id, 0), len(ready))
+        free = len(ready) - reserved - len(pooled)
         if campaign.mode is CampaignMode.PROGRESSIVE:
             wanted = free
         else:
-            wanted = self.pacing.decide(campaign, agents, pooled, now)
+            wanted = self.pacing.decide(campaign, agents, pooled, now, reserved_capacity=reserved)
         if wanted <= 0:
             return
         guaranteed = max(0, min(wanted, free))
@@ -657,7 +671,8 @@ class DialerService:
         agent.bump()
         log.info("agent %s logged in to campaigns %s", agent.extension, sorted(campaigns))
         await self._play(agent.channel_id, Prompt.LOGIN_OK)
-        await self._serve_waiting(agent)
+        if not await self._serve_waiting(agent):
+            self._offer_waiting_callbacks(agent)
 
     async def on_agent_gone(self, agent: AgentLive, reason: str) -> None:
         self.agents.pop(agent.channel_id, None)
@@ -719,7 +734,66 @@ class DialerService:
             await self._play(agent.channel_id, Prompt.PAUSED)
             return
         await self._set_agent_state(agent, AgentState.READY, reason)
-        await self._serve_waiting(agent)
+        if not await self._serve_waiting(agent):
+            self._offer_waiting_callbacks(agent)
+
+    def _offer_waiting_callbacks(self, agent: AgentLive) -> None:
+        """A due callback waiting for an agent is re-examined as soon as one becomes ready."""
+        for cb in list(self.waiting_callbacks.values()):
+            if cb.campaign_id in agent.campaign_ids:
+                self.post(CallbackDue(cb.id))
+
+    # --- callbacks --------------------------------------------------------------------------
+
+    def _agent_for_callback(self, cb: "store.DueCallback", campaign: CampaignConfig, now: dt.datetime) -> AgentLive | None:
+        idle = [a for a in self.agents.values() if a.session_id and campaign.id in a.campaign_ids
+                and a.state is AgentState.READY and a.phase is Phase.IDLE]
+        if cb.owner_agent_id is not None:
+            owner = next((a for a in idle if a.agent_id == cb.owner_agent_id), None)
+            grace_over = now >= cb.due_at + dt.timedelta(seconds=campaign.callback_grace_seconds)
+            if owner is not None or not (cb.escalate and grace_over):
+                return owner
+        if not idle:
+            return None
+        return min(idle, key=lambda a: a.since or now)
+
+    async def on_callback_due(self, callback_id: int) -> None:
+        now = self.now()
+        async with self.db.transaction() as s:
+            cb = await store.load_callback(s, callback_id)
+        if cb is None or cb.state != "pending":
+            self.waiting_callbacks.pop(callback_id, None)
+            return
+        campaign = self.campaigns.get(cb.campaign_id)
+        if campaign is None or campaign.state is not CampaignState.ACTIVE \
+                or not schedule_open(campaign.schedule, campaign.timezone, now) \
+                or not campaign.calling_hours.allows(cb.timezone or campaign.timezone, now):
+            self.waiting_callbacks[callback_id] = cb
+            self._later(30.0, CallbackDue(callback_id))
+            return
+        agent = self._agent_for_callback(cb, campaign, now)
+        if agent is None:
+            first_wait = callback_id not in self.waiting_callbacks
+            self.waiting_callbacks[callback_id] = cb
+            if first_wait and cb.owner_agent_id is not None and cb.escalate:
+                grace_end = cb.due_at + dt.timedelta(seconds=campaign.callback_grace_seconds)
+                self._later((grace_end - now).total_seconds() + 0.05, CallbackDue(callback_id))
+            return
+        try:
+            async with self.db.transaction() as s:
+                attempt = await store.fire_callback(s, cb, campaign, agent_id=agent.agent_id,
+                                                    instance_id=self.instance_id, now=now, rng=self.rng)
+        except IntegrityError:
+            # A call to that number is still open (another campaign or instance): try again shortly.
+            self._later(10.0, CallbackDue(callback_id))
+            return
+        self.waiting_callbacks.pop(callback_id, None)
+        if attempt is None:
+            return  # another instance fired it
+        log.info("callback %s fired for agent %s (due %s)", cb.id, agent.extension, cb.due_at.isoformat())
+        media = [Prompt.CALLBACK, f"digits:{cb.phone_e164.lstrip('+')}"]
+        await self._play(agent.channel_id, media)
+        await self._start_agent_call(agent, campaign, attempt, cb.timezone)
 
     # --- wrap-up and statuses ---------------------------------------------------------------
 
@@ -845,12 +919,18 @@ class DialerService:
             await store.set_entry_state(s, offer.entry.id, EntryState.DIALING, now)
             attempts = await store.create_attempts(s, campaign, [offer.entry], instance_id=self.instance_id, now=now,
                                                    rng=self.rng, agent_id=agent.agent_id)
-        att = attempts[0]
-        call = CallLive(att.id, att.channel_id, campaign.id, att.entry_id, att.phone_e164, offer.entry.timezone, now,
+        await self._start_agent_call(agent, campaign, attempts[0], offer.entry.timezone)
+
+    async def _start_agent_call(self, agent: AgentLive, campaign: CampaignConfig, att: "store.NewAttempt",
+                                timezone: str | None) -> None:
+        """Originate a call that belongs to one agent (preview, push-preview, callback): no abandon risk."""
+        call = CallLive(att.id, att.channel_id, campaign.id, att.entry_id, att.phone_e164, timezone, self.now(),
                         reserved_for=agent.agent_id)
         self.calls[call.channel_id] = call
-        agent.call, agent.phase = call, Phase.CALLING
+        agent.call, agent.phase, agent.offer = call, Phase.CALLING, None
         agent.bump()
+        if agent.state is not AgentState.RESERVED:
+            await self._set_agent_state(agent, AgentState.RESERVED, f"attempt {att.id}")
         self._spawn(self._originate(campaign, call, att.caller_id))
 
     # --- timers -----------------------------------------------------------------------------

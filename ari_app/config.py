@@ -21,7 +21,7 @@ class ConfigError(ValueError):
 @dataclass(frozen=True)
 class Settings:
     # Database: an external PostgreSQL >= 14 when set, else the embedded server under data_dir.
-    database_url: str | None = None
+    database_url: str | None = field(default=None, repr=False)
     data_dir: Path = field(default_factory=lambda: Path(platformdirs.user_data_dir("dialer")))
     # ARI / AMI
     ari_url: str = "http://127.0.0.1:8088/"

@@ -321,3 +321,42 @@ class Callback(Base):
         # one pending callback per entry
         Index("uq_callbacks_pending_entry", "entry_id", unique=True, postgresql_where=text("state = 'pending'")),
     )
+
+
+class MonitoringSession(Base):
+    """Audit: a supervisor listening, whispering or barging on an agent."""
+
+    __tablename__ = "monitoring_sessions"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    supervisor_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="RESTRICT"))
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="RESTRICT"))
+    channel_id: Mapped[str] = mapped_column(Text)
+    started_at: Mapped[dt.datetime] = mapped_column(TS)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(TS)
+
+
+class MonitoringEvent(Base):
+    """Audit: each mode change, and each customer call the supervisor followed."""
+
+    __tablename__ = "monitoring_events"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("monitoring_sessions.id", ondelete="CASCADE"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(TS)
+    mode: Mapped[str] = mapped_column(Text)  # listen, whisper, barge
+    attempt_id: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class AgentCommand(Base):
+    """A live-control request from the CLI (login to a campaign, pause, end wrap-up...), carried out
+    by the instance that holds the agent's phone."""
+
+    __tablename__ = "agent_commands"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
+    command: Mapped[str] = mapped_column(Text)
+    campaign_id: Mapped[int | None] = mapped_column(Integer)
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(TS, server_default=func.now())
+    done_at: Mapped[dt.datetime | None] = mapped_column(TS)
+    result: Mapped[str | None] = mapped_column(Text)
+    __table_args__ = (Index("ix_agent_commands_open", "agent_id", postgresql_where=text("done_at is null")),)

@@ -42,6 +42,7 @@ class CampaignConfig:
     amd_enabled: bool
     default_status_id: int | None
     callback_grace_seconds: int = 300  # owner not ready this long after the due time: escalate
+    supervisor_tone: bool = False  # a short tone to the agent when a supervisor whispers or barges
     statuses: tuple[StatusView, ...] = ()
     agent_ids: frozenset[int] = field(default_factory=frozenset)
 

@@ -31,6 +31,7 @@ from ari_app.domain.status_effects import StatusView, apply_status, automatic_st
 from ari_app.domain.time_rules import schedule_open, zone
 from ari_app.services.live import AgentLive, CallLive, Offer, Phase
 from ari_app.services.pacing_bridge import PacingBridge
+from ari_app.services.supervision import Supervision
 from ari_app.scheduling.callbacks import CallbackDue, CallbackScheduler
 from sqlalchemy.exc import IntegrityError
 
@@ -61,7 +62,6 @@ class Prompt:
     CALLBACK = "sound:dialer-callback"
     DATE = "sound:dialer-enter-date"
     DATE_INVALID = "sound:dialer-invalid-date"
-    NOT_AVAILABLE = "sound:dialer-not-available"
 
 
 # --- internal events ------------------------------------------------------------------------
@@ -136,6 +136,7 @@ class DialerService:
         self.callback_scheduler = CallbackScheduler(db, self.post, clock=clock)
         self.waiting_callbacks: dict[int, store.DueCallback] = {}
         self._reserved: dict[int, int] = {}  # campaign -> agents kept for callbacks due soon
+        self.supervision = Supervision(self)
 
     # --- plumbing ---------------------------------------------------------------------------
 
@@ -217,6 +218,10 @@ class DialerService:
                 await self.on_stasis_start(channel, args)
             case ev.StasisEnd(channel_id=cid) if cid in self.agents:
                 await self.on_agent_gone(self.agents[cid], "hung up")
+            case ev.StasisEnd(channel_id=cid) if self.supervision.owns(cid):
+                await self.supervision.on_channel_gone(cid)
+            case ev.DtmfReceived(channel_id=cid, digit=digit) if cid in self.supervision.monitors:
+                await self.supervision.on_key(cid, digit)
             case ev.Dial(peer_id=cid, dialstatus=status) if cid in self.calls:
                 self.on_dial(self.calls[cid], status)
             case ev.ChannelDestroyed(channel_id=cid, cause=cause, cause_txt=txt) if cid in self.calls:
@@ -449,8 +454,8 @@ class DialerService:
                     await self.on_amd_result(call, args[2] if len(args) > 2 else "NOTSURE")
             case "agent-login":
                 await self.on_agent_login(channel, args[1] if len(args) > 1 else None)
-            case "supervise":
-                await self._play(channel.id, Prompt.NOT_AVAILABLE, then=lambda: self._hangup(channel.id))
+            case "supervise" | "snoop":
+                await self.supervision.on_start(channel, args)
             case _:
                 log.warning("channel %s entered the app with unknown arguments %r", channel.id, args)
                 await self._hangup(channel.id)
@@ -520,6 +525,7 @@ class DialerService:
                                      agent_id=agent.agent_id, state="connected")
         await self._set_agent_state(agent, AgentState.ON_CALL, f"attempt {call.attempt_id}")
         log.info("attempt %s connected to agent %s", call.attempt_id, agent.extension)
+        await self.supervision.on_agent_connected(agent)
 
     async def _serve_waiting(self, agent: AgentLive) -> bool:
         """An agent just became ready: the oldest answered call waiting for one gets them."""
@@ -671,6 +677,7 @@ class DialerService:
         agent.bump()
         log.info("agent %s logged in to campaigns %s", agent.extension, sorted(campaigns))
         await self._play(agent.channel_id, Prompt.LOGIN_OK)
+        await self.supervision.on_agent_login(agent)
         if not await self._serve_waiting(agent):
             self._offer_waiting_callbacks(agent)
 
@@ -688,6 +695,7 @@ class DialerService:
         if agent.session_id is not None:
             async with self.db.transaction() as s:
                 await store.close_agent_sessions(s, agent.agent_id, self.now(), reason=reason)
+        await self.supervision.on_agent_gone(agent)
         if agent.bridge_id:
             with contextlib.suppress(AriError, AriUnavailable):
                 await self.ari.destroy_bridge(agent.bridge_id)

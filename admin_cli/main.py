@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "admin_cli.explain_cmd",
     "admin_cli.status_cmd",
     "admin_cli.agent_cmd",
+    "admin_cli.agent_live_cmd",
     "admin_cli.dnc_cmd",
     "admin_cli.contacts_cmd",
     "admin_cli.callbacks_cmd",

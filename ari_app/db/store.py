@@ -394,3 +394,43 @@ async def callbacks_due_soon(session: AsyncSession, campaign_id: int, now: dt.da
     return int((await session.execute(text(
         "select count(*) from callbacks where campaign_id = :c and state = 'pending' and due_at < :until"),
         {"c": campaign_id, "until": now + within})).scalar())
+
+
+async def assigned_campaigns(session: AsyncSession, agent_ids: Sequence[int]) -> dict[int, set[int]]:
+    """Active or paused campaigns each agent takes calls for (assignment or routing group)."""
+    out: dict[int, set[int]] = {a: set() for a in agent_ids}
+    if not agent_ids:
+        return out
+    rows = await session.execute(
+        text(
+            "select a.id, c.id from agents a join campaigns c on c.state in ('active','paused') "
+            "where a.id = any(:ids) and ("
+            " exists(select 1 from campaign_agents ca where ca.campaign_id = c.id and ca.agent_id = a.id) or"
+            " exists(select 1 from agent_groups g where g.group_id = c.routing_group_id and g.agent_id = a.id))"
+        ),
+        {"ids": list(agent_ids)},
+    )
+    for aid, cid in rows:
+        out[aid].add(cid)
+    return out
+
+
+async def open_agent_commands(session: AsyncSession, agent_ids: Sequence[int]) -> list:
+    if not agent_ids:
+        return []
+    rows = await session.execute(
+        text("select id, agent_id, command, campaign_id, reason from agent_commands "
+             "where done_at is null and agent_id = any(:ids) order by id for update skip locked"),
+        {"ids": list(agent_ids)},
+    )
+    return list(rows.all())
+
+
+async def finish_agent_command(session: AsyncSession, command_id: int, result: str, now: dt.datetime) -> None:
+    await session.execute(text("update agent_commands set done_at = :now, result = :r where id = :id"),
+                          {"now": now, "r": result, "id": command_id})
+
+
+async def set_session_campaigns(session: AsyncSession, session_id: int, campaign_ids: Iterable[int]) -> None:
+    await session.execute(update(AgentSession).where(AgentSession.id == session_id)
+                          .values(campaign_ids=sorted(campaign_ids)))

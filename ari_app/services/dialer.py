@@ -339,6 +339,9 @@ class DialerService:
         now = self.now()
         if self._every("campaigns", 2.0):
             await self.reload_campaigns()
+            await self._refresh_agent_campaigns()
+        if self._every("commands", 0.5):
+            await self._run_agent_commands(now)
         if self._every("leases", 10.0):
             async with self.db.transaction() as s:
                 await renew_leases(s, self.instance_id, now, self.lease_seconds)
@@ -509,6 +512,9 @@ class DialerService:
         loop = asyncio.get_running_loop()
         remaining = CONNECT_WINDOW - (loop.time() - (call.answered_mono or loop.time()))
         self._later(remaining, Timer("abandon", call.channel_id))
+        # Only now, off the connect path: supervisors see the call waiting for an agent.
+        async with self.db.transaction() as s:
+            await store.mark_attempt(s, call.attempt_id, answered_at=call.answered_at, state="answered")
 
     async def _connect(self, call: CallLive, agent: AgentLive) -> None:
         await self.ari.add_to_bridge(agent.bridge_id, [call.channel_id])
@@ -750,6 +756,76 @@ class DialerService:
         for cb in list(self.waiting_callbacks.values()):
             if cb.campaign_id in agent.campaign_ids:
                 self.post(CallbackDue(cb.id))
+
+    # --- live control from the CLI (dialer agent pause|unpause|login|logout|end-wrapup) ------
+
+    async def _refresh_agent_campaigns(self) -> None:
+        """Assignments an admin changed reach the live sessions within a reload."""
+        live = [a for a in self.agents.values() if a.session_id]
+        if not live:
+            return
+        async with self.db.transaction() as s:
+            assigned = await store.assigned_campaigns(s, [a.agent_id for a in live])
+            for agent in live:
+                wanted = (assigned.get(agent.agent_id, set()) | agent.extra_campaigns)
+                if agent.login_campaign is not None:
+                    wanted &= {agent.login_campaign} | agent.extra_campaigns
+                if wanted != agent.campaign_ids:
+                    agent.campaign_ids = wanted
+                    await store.set_session_campaigns(s, agent.session_id, wanted)
+
+    async def _run_agent_commands(self, now: dt.datetime) -> None:
+        by_id = {a.agent_id: a for a in self.agents.values() if a.session_id}
+        if not by_id:
+            return
+        async with self.db.transaction() as s:
+            commands = await store.open_agent_commands(s, list(by_id))
+            results = []
+            for cmd in commands:
+                results.append((cmd.id, await self._agent_command(by_id[cmd.agent_id], cmd)))
+            for cid, result in results:
+                await store.finish_agent_command(s, cid, result, now)
+
+    async def _agent_command(self, agent: AgentLive, cmd) -> str:
+        reason = cmd.reason or f"{cmd.command} by supervisor"
+        match cmd.command:
+            case "pause":
+                if agent.phase is Phase.IDLE and agent.state is AgentState.READY:
+                    await self._set_agent_state(agent, AgentState.PAUSED, reason)
+                    await self._play(agent.channel_id, Prompt.PAUSED)
+                    return "paused"
+                if agent.state is AgentState.PAUSED:
+                    return "already paused"
+                agent.pause_requested = True
+                return "will pause when the current call ends"
+            case "unpause":
+                if agent.state is AgentState.PAUSED and agent.phase is Phase.IDLE:
+                    agent.pause_requested = False
+                    await self._agent_ready(agent, reason)
+                    return "ready"
+                agent.pause_requested = False
+                return "not paused"
+            case "end-wrapup":
+                if agent.phase in (Phase.WRAP_UP, Phase.DATE):
+                    await self._dispose(agent, None, reason=reason)
+                    return "wrap-up ended"
+                return "not in wrap-up"
+            case "login":
+                if cmd.campaign_id is None:
+                    return "no campaign given"
+                agent.extra_campaigns.add(cmd.campaign_id)
+                agent.campaign_ids.add(cmd.campaign_id)
+                return "logged in to campaign"
+            case "logout":
+                if cmd.campaign_id is not None:
+                    agent.extra_campaigns.discard(cmd.campaign_id)
+                    agent.campaign_ids.discard(cmd.campaign_id)
+                    if agent.login_campaign == cmd.campaign_id or not agent.campaign_ids:
+                        await self._hangup(agent.channel_id)
+                    return "logged out of campaign"
+                await self._play(agent.channel_id, Prompt.LOGGED_OUT, then=lambda: self._hangup(agent.channel_id))
+                return "logged out"
+        return f"unknown command {cmd.command}"
 
     # --- callbacks --------------------------------------------------------------------------
 

@@ -79,6 +79,7 @@ class AgentLive:
     since: dt.datetime | None = None
     phase: Phase = Phase.LOGIN
     campaign_ids: set[int] = field(default_factory=set)
+    extra_campaigns: set[int] = field(default_factory=set)  # logged in by a supervisor, not assigned
     login_campaign: int | None = None
     digits: str = ""
     pin_tries: int = 0

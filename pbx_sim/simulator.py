@@ -74,7 +74,8 @@ class Phone:
         if not ch.answered:
             await self.reject()
             return
-        self.sim.world.remote_hangup(ch, cause, destroyed_cause=16 if cause is None else cause)
+        # cause=None is a plain BYE as baresip sends it (pjsip_remote_hangup): ChannelDestroyed 0 "Unknown".
+        self.sim.world.remote_hangup(ch, cause, destroyed_cause=cause or 0)
         await self.sim.flush()
 
     async def answer(self) -> None:

@@ -378,7 +378,7 @@ class World:
         app = ch.stasis_app
         self.stop_playbacks(ch)
         self.ch_event("StasisEnd", ch)
-        if ch.stasis_via_dialplan and ch.kind != "phone":
+        if ch.stasis_via_dialplan:
             self.varset(ch, "STASISSTATUS", "SUCCESS")
         ch.stasis_app = None
         if not ch.originated and ch.kind != "phone":
@@ -796,10 +796,10 @@ class World:
         ch.stasis_args = args
         if app:
             ch.apps.add(app)
-        if phone is not None:
+        if uri:
+            ch.party = Party("sip_timeout", ring=32.0)  # pjsip_invalid_endpoint: nothing answers at that URI
+        elif phone is not None:
             ch.phone = phone
-        elif uri:
-            ch.party = Party("sip_timeout", ring=32.0)
         else:
             ch.party = self.scenario.party_for(number, variables)
         if create:
@@ -946,7 +946,7 @@ class World:
         ch.hanging_up = True
         if ch.timeout_handle:
             ch.timeout_handle.cancel()
-        if ch.kind == "pjsip" and ch.answered:
+        if ch.kind in ("pjsip", "phone") and ch.answered and ch.originated:
             for name, value in RTP_QOS:
                 self.varset(ch, name, value)
         self.hangup_request(ch, 32, soft=True)
@@ -1057,6 +1057,9 @@ class World:
                                context="default", exten="s")
         ch.answered = time.time()
         ch.snoop = {"spied": spied.id, "spy": spy, "whisper": whisper}
+        if spied.bridge is not None:
+            # Attaching the snoop makes the bridge re-announce BRIDGEPEER on its members (snoop_listen).
+            self._peer_vars(spied.bridge)
         args = p.get("appArgs").split(",") if p.get("appArgs") else []
         asyncio.get_running_loop().call_soon(self._guard, self._snoop_start, ch, app, args)
         return ch.snapshot()
@@ -1145,7 +1148,7 @@ class World:
         b = ch.bridge
         if b is None:
             return
-        if b.bridge_type == "mixing" and len(b.channels) >= 2:
+        if ch.variables.get("BRIDGEPEER"):
             self.varset(ch, "BRIDGEPEER", "")
         b.channels.remove(ch)
         ch.bridge = None

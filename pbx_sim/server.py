@@ -316,6 +316,8 @@ class AriServer:
         if not apps:
             return _json(400, {"message": "Missing parameter app"})
         ws = web.WebSocketResponse(autoping=True)
+        if not ws.can_prepare(request).ok:
+            return _json(426, {"message": "Upgrade Required"})  # a plain GET on the websocket resource
         await ws.prepare(request)
         conn = EventConnection(ws, apps, bool(params.get("subscribeAll")), self.world)
         self.world.connections.add(conn)

@@ -42,7 +42,7 @@ def demo(ctx: CliContext, agents: int, contacts: int, time_scale: float, duratio
 async def _seed_campaign(db, name: str, agents: int, contacts: int, rng: random.Random) -> tuple[int, list[str]]:
     from sqlalchemy import text
 
-    from ari_app.services.agents import hash_pin
+    from ari_app.services.pins import hash_pin
 
     exts = [f"2{i:03d}" for i in range(1, agents + 1)]
     async with db.transaction() as s:

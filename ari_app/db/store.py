@@ -434,3 +434,16 @@ async def finish_agent_command(session: AsyncSession, command_id: int, result: s
 async def set_session_campaigns(session: AsyncSession, session_id: int, campaign_ids: Iterable[int]) -> None:
     await session.execute(update(AgentSession).where(AgentSession.id == session_id)
                           .values(campaign_ids=sorted(campaign_ids)))
+
+
+async def orphaned_dispositions(session: AsyncSession, instance_id: str, exclude_attempts: Sequence[int]) -> list:
+    """Entries this instance left waiting for a disposition whose agent's wrap-up was lost (crash):
+    their last attempt is closed and no live agent here is wrapping it up."""
+    rows = await session.execute(text(
+        "select e.id as entry_id, a.id as attempt_id, a.outcome, a.campaign_id, a.phone_e164, a.agent_id "
+        "from campaign_entries e "
+        "join lateral (select * from attempts x where x.entry_id = e.id order by x.id desc limit 1) a on true "
+        "where e.state = 'dialing' and e.lease_owner = :me and a.ended_at is not null "
+        "  and a.disposition_at is null and not (a.id = any(:busy))"),
+        {"me": instance_id, "busy": list(exclude_attempts)})
+    return list(rows.all())

@@ -274,8 +274,25 @@ class DialerService:
         for call in list(self.calls.values()):
             if call.channel_id not in live and call.state is not AttemptState.CREATED:
                 await self.end_call(call, Outcome.LOST, None, "channel gone while disconnected")
+        await self._settle_orphaned_dispositions()
         self.connected.set()
         log.info("reconciled: %d agents, %d calls kept", len(self.agents), len(self.calls))
+
+    async def _settle_orphaned_dispositions(self) -> None:
+        """A wrap-up lost with a crashed process: the campaign's default status, as on a wrap-up timeout."""
+        busy = [a.call.attempt_id for a in self.agents.values() if a.call is not None]
+        now = self.now()
+        async with self.db.transaction() as s:
+            for row in await store.orphaned_dispositions(s, self.instance_id, busy):
+                campaign = self.campaigns.get(row.campaign_id)
+                if campaign is None:
+                    continue
+                status = campaign.default_status
+                call = CallLive(row.attempt_id, "", row.campaign_id, row.entry_id, row.phone_e164, None, now)
+                await store.set_disposition(s, row.attempt_id, status.id if status else None, now)
+                await self._apply(s, campaign, call, Outcome(row.outcome), status, now)
+                log.info("attempt %s: wrap-up lost in a restart, default status %s applied", row.attempt_id,
+                         status.name if status else None)
 
     def _call_from_row(self, att) -> CallLive:
         return CallLive(
@@ -631,7 +648,7 @@ class DialerService:
         self._later(20.0, Timer("pin", channel.id, agent.bump()))
 
     async def _check_pin(self, agent: AgentLive) -> None:
-        from ari_app.services.agents import verify_pin
+        from ari_app.services.pins import verify_pin
 
         pin, agent.digits = agent.digits, ""
         now = self.now()

@@ -15,13 +15,17 @@ from ari_app.domain.enums import AgentState, Outcome
 
 HISTORY = 2000
 
-_OUTCOME = {
-    Outcome.ANSWERED: pacing.CallOutcome.LIVE,
-    Outcome.ABANDONED: pacing.CallOutcome.ABANDONED,
-    Outcome.MACHINE: pacing.CallOutcome.MACHINE,
-    Outcome.BUSY: pacing.CallOutcome.BUSY,
-    Outcome.NO_ANSWER: pacing.CallOutcome.NO_ANSWER,
-}
+
+
+def _outcome(outcome: Outcome) -> "pacing.CallOutcome":
+    """Our ledger outcome as the pacing library's; everything else that did not reach a person failed."""
+    return {
+        Outcome.ANSWERED: pacing.CallOutcome.LIVE,
+        Outcome.ABANDONED: pacing.CallOutcome.ABANDONED,
+        Outcome.MACHINE: pacing.CallOutcome.MACHINE,
+        Outcome.BUSY: pacing.CallOutcome.BUSY,
+        Outcome.NO_ANSWER: pacing.CallOutcome.NO_ANSWER,
+    }.get(outcome, pacing.CallOutcome.FAILED)
 
 
 def _ts(value: dt.datetime | None) -> float | None:
@@ -53,7 +57,7 @@ class PacingBridge:
         self._policies[campaign.id] = pacing.make_policy("predictive", settings_for(campaign))
         history = collections.deque(maxlen=HISTORY)
         for a in finished:
-            outcome = _OUTCOME.get(Outcome(a.outcome) if a.outcome else Outcome.FAILED, pacing.CallOutcome.FAILED)
+            outcome = _outcome(Outcome(a.outcome) if a.outcome else Outcome.FAILED)
             placed = _ts(a.originated_at or a.created_at)
             history.append(pacing.FinishedCall(placed, _ts(a.answered_at), _ts(a.connected_at), _ts(a.ended_at), outcome))
         self._history[campaign.id] = history
@@ -67,7 +71,7 @@ class PacingBridge:
         if history is None:
             return
         history.append(pacing.FinishedCall(_ts(call.placed_at), _ts(call.answered_at), _ts(call.connected_at),
-                                           now.timestamp(), _OUTCOME.get(outcome, pacing.CallOutcome.FAILED)))
+                                           now.timestamp(), _outcome(outcome)))
         ledger = self._ledger.get(call.campaign_id)
         if ledger is not None and outcome in (Outcome.ANSWERED, Outcome.ABANDONED):
             self._ledger[call.campaign_id] = pacing.AbandonLedger(

@@ -96,7 +96,7 @@ class Supervision:
             await self._switch(mon, MODES[digit])
 
     async def _check(self, mon: Monitor) -> None:
-        from ari_app.services.agents import verify_pin
+        from ari_app.services.pins import verify_pin
 
         pin, mon.digits = mon.digits, ""
         async with self.svc.db.transaction() as s:

@@ -408,6 +408,9 @@ class World:
     def _add_channel(self, ch: Channel) -> Channel:
         self.channels[ch.id] = ch
         self.history.append(ch)
+        # No app is subscribed to a channel at creation (the traces have no ChannelCreated); only
+        # websockets with subscribeAll=true see it.
+        self.emit("ChannelCreated", set(), channel=ch.snapshot())
         return ch
 
     # ---- originate -------------------------------------------------------------------------------
@@ -1082,6 +1085,7 @@ class World:
         b = Bridge(id=bid, name=p.get("name") or "", bridge_type="holding" if holding else "mixing",
                    technology="holding_bridge" if holding else "simple_bridge")
         self.bridges[bid] = b
+        self.emit("BridgeCreated", set(), bridge=b.snapshot())  # subscribeAll only (no app owns it yet)
         return b.snapshot()
 
     def _bridge_apps(self, b: Bridge, ch: Channel | None = None) -> set[str]:

@@ -260,3 +260,20 @@ async def test_given_snoop_whisper_then_history_records_the_directions(sim, ari)
     # The spied channel goes away: the snoop channel goes with it.
     await ari.call("DELETE", f"/channels/{cid}")
     await sim.wait_for(lambda: snoop["id"] not in {c["id"] for c in sim.channels()}, what="snoop gone")
+
+
+async def test_given_time_scale_then_every_timer_runs_that_much_faster():
+    from pbx_sim import SimConfig, Simulator
+    from tests.sim.conftest import AriClient
+
+    # 200 s of ringing and 100 s of talk at 1000x: the whole call is over in about 0.3 s.
+    sim = Simulator(SimConfig(port=0, time_scale=1000.0, ring=200.0, talk=100.0))
+    await sim.start()
+    try:
+        async with AriClient(sim) as ari:
+            cid = await originate(ari, "+390612345100", timeout=600)
+            gone = await ari.wait_event(lambda e: e["type"] == "ChannelDestroyed", timeout=5, what="call over")
+            assert gone["channel"]["id"] == cid
+            assert "StasisStart" in ari.types_for(cid)
+    finally:
+        await sim.stop()

@@ -142,3 +142,26 @@ async def test_control_api_faults_and_scenario(sim, ari):
 async def test_control_api_bad_input_gets_a_sentence_not_a_crash(sim, method, path, body, status):
     got, reply = await _ctl(sim, method, path, body)
     assert got == status and isinstance(reply["message"], str) and reply["message"]
+
+
+async def test_given_subscribe_all_then_app_sees_channels_it_did_not_originate(sim, ari):
+    async with AriClient(sim, app="monitor&subscribeAll=true") as monitor:
+        await ari.call("POST", "/channels", endpoint="PJSIP/+390612345200@carrier", app="dialer", channelId="x-1")
+        await monitor.wait_event(lambda e: e["type"] == "ChannelDestroyed", what="destroyed seen by monitor")
+        types = monitor.types_for("x-1")
+        assert types[0] == "ChannelCreated" and types[-1] == "ChannelDestroyed"
+        assert {e["application"] for e in monitor.events} == {"monitor"}
+    assert "ChannelCreated" not in ari.types_for("x-1")  # as in the traces: originators never see it
+
+
+async def test_given_application_subscription_then_events_of_that_channel_are_delivered(sim, ari):
+    async with AriClient(sim, app="other") as other:
+        phone = sim.add_phone("3003", name="C")
+        await phone.dial("*50")
+        status, app = await other.call("POST", "/applications/other/subscription",
+                                       eventSource=f"channel:{phone.channel_id}")
+        assert status == 200 and phone.channel_id in app["channel_ids"]
+        await phone.press("5")
+        await other.wait_event(lambda e: e["type"] == "ChannelDtmfReceived", what="dtmf seen by subscriber")
+        status, body = await other.call("GET", "/applications/nobody")
+        assert (status, body) == (404, {"message": "Application not found"})

@@ -74,3 +74,16 @@ async def test_given_a_fuzz_corpus_of_malformed_requests_then_every_answer_is_as
             assert resp.status == 200  # still standing
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], [r.getMessage() for r in caplog.records]
     assert seen.get(400) and seen.get(404) and seen.get(405)  # the corpus did reach the error paths
+
+
+def test_pbx_sim_is_an_independent_implementation_importing_nothing_from_ari_app():
+    import ast
+    from pathlib import Path
+
+    import pbx_sim
+
+    for path in Path(pbx_sim.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            assert not any(n.split(".")[0] == "ari_app" for n in names), f"{path} imports {names}"

@@ -237,6 +237,7 @@ class World:
         self.phones: dict[str, Any] = {}
         self.media_log: dict[str, list[str]] = {}
         self.app_subscriptions: dict[str, set[str]] = {}
+        self.snoops: dict[str, list[Channel]] = {}  # spied channel id -> its snoop channels
         self.device_states: dict[str, str] = {}
         self.global_vars: dict[str, str] = {}
         self.connections: set = set()  # event websockets (server.EventConnection)
@@ -735,9 +736,9 @@ class World:
             fields["tech_cause"] = tech_cause
         self.ch_event("ChannelDestroyed", ch, **fields)
         self.channels.pop(ch.id, None)
-        for snoop in [c for c in self.channels.values() if c.kind == "snoop" and c.snoop
-                      and c.snoop.get("spied") == ch.id]:
-            self.later(0, self.app_hangup_channel, snoop, 16, owner=snoop)
+        for snoop in self.snoops.pop(ch.id, ()):
+            if snoop.alive:  # a snoop channel ends with the channel it spies on
+                self.later(0, self.app_hangup_channel, snoop, 16, owner=snoop)
         if ch.phone is not None:
             ch.phone._channel_gone(ch)
         self.changed()
@@ -1060,6 +1061,7 @@ class World:
                                context="default", exten="s")
         ch.answered = time.time()
         ch.snoop = {"spied": spied.id, "spy": spy, "whisper": whisper}
+        self.snoops.setdefault(spied.id, []).append(ch)
         if spied.bridge is not None:
             # Attaching the snoop makes the bridge re-announce BRIDGEPEER on its members (snoop_listen).
             self._peer_vars(spied.bridge)
@@ -1194,9 +1196,8 @@ class World:
         media = [m for m in media if m]
         if not media:
             raise AriError(400, "Missing parameter media")
-        for m in media:
-            if ":" not in m:
-                raise AriError(400, f"Invalid media URI: {m}") if False else AriError(400, "Invalid media URI")
+        if any(":" not in m for m in media):
+            raise AriError(400, "Invalid media URI")  # not Asterisk-verified wording
         pid = playback_id or str(uuid.uuid4())
         if pid in self.playbacks:
             raise AriError(409, "Playback with given ID already exists")  # sic: not Asterisk-verified
@@ -1452,6 +1453,7 @@ class World:
         self.playbacks.clear()
         self.recordings.clear()
         self.app_subscriptions.clear()
+        self.snoops.clear()
         self._epoch = int(time.time())
         self.started = time.time()
         self.changed()

@@ -933,6 +933,8 @@ class World:
     # ---- app-side hangup ---------------------------------------------------------------------------
     def app_hangup(self, ch: Channel, reason: str | None, reason_code: str | None = None) -> None:
         cause = 16
+        if reason and reason_code:
+            raise AriError(400, "Only one of reason and reason_code can be specified")
         if reason_code:
             try:
                 cause = int(reason_code)

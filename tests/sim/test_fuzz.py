@@ -87,3 +87,47 @@ def test_pbx_sim_is_an_independent_implementation_importing_nothing_from_ari_app
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
                 [node.module or ""] if isinstance(node, ast.ImportFrom) else []
             assert not any(n.split(".")[0] == "ari_app" for n in names), f"{path} imports {names}"
+
+
+async def test_given_ringing_originate_then_operations_needing_stasis_answer_409_like_asterisk(sim, ari):
+    status, ch = await ari.call("POST", "/channels", endpoint="PJSIP/+390612345300@carrier", app="dialer",
+                                channelId="ringing-1")
+    assert status == 200 and ch["state"] == "Down"
+    not_in_stasis = {"message": "Channel not in Stasis application"}
+    assert await ari.call("POST", "/channels/ringing-1/answer") == (409, not_in_stasis)
+    assert await ari.call("POST", "/channels/ringing-1/play", media="sound:hello-world") == (409, not_in_stasis)
+    assert await ari.call("POST", "/channels/ringing-1/continue", context="dialer-amd") == (409, not_in_stasis)
+    assert await ari.call("POST", "/channels/ringing-1/dtmf", dtmf="1") == (409, not_in_stasis)
+    await ari.call("POST", "/bridges/b-x", type="mixing")
+    assert await ari.call("POST", "/bridges/b-x/addChannel", channel="ringing-1") == (422, not_in_stasis)
+    assert (await ari.call("DELETE", "/channels/ringing-1", reason="busy"))[0] == 204  # hangup needs no Stasis
+
+
+async def test_given_bad_input_then_asterisk_statuses_and_messages(sim, ari):
+    await ari.call("POST", "/bridges/b-y", type="mixing")
+    cases = [
+        (("GET", "/channels/nope"), (404, {"message": "Channel not found"})),
+        (("GET", "/bridges/nope"), (404, {"message": "Bridge not found"})),
+        (("GET", "/playbacks/nope"), (404, {"message": "Playback not found"})),
+        (("GET", "/nothing/here"), (404, {"message": "Resource not found"})),
+        (("PUT", "/channels"), (405, {"message": "Invalid method"})),
+        (("POST", "/channels", {"endpoint": "nonsense", "app": "dialer"}), (400, {"message": "Invalid endpoint specified"})),
+        (("POST", "/channels", {"app": "dialer"}), (400, {"message": "Endpoint must be specified"})),
+        (("POST", "/channels", {"endpoint": "Local/100@sim-customers"}),
+         (400, {"message": "Application or extension must be specified"})),
+        (("POST", "/bridges", {"type": "nonsense-type"}),
+         (500, {"message": "Unable to create bridge. Possible duplicate bridge id '(null)'"})),
+        (("POST", "/bridges/b-y/addChannel", {"channel": "nope"}), (400, {"message": "Channel not found"})),
+        (("POST", "/bridges/nope/addChannel", {"channel": "nope"}), (404, {"message": "Bridge not found"})),
+        (("POST", "/channels/nope/snoop", {"spy": "both", "app": "dialer"}),
+         (404, {"message": "Provided channel was not found"})),
+    ]
+    for (method, path, *params), expected in cases:
+        assert await ari.call(method, path, **(params[0] if params else {})) == expected, (method, path)
+    status, body = await ari.call("POST", "/channels", endpoint="Local/100@sim-customers", app="dialer",
+                                  timeout="soon")
+    assert status == 400 and "timeout" in body["message"]
+    assert await ari.call("DELETE", "/channels/nope", reason="because") == (404, {"message": "Channel not found"})
+    status, ch = await ari.call("POST", "/channels", endpoint="PJSIP/+390612345300@carrier", app="dialer")
+    status, body = await ari.call("DELETE", f"/channels/{ch['id']}", reason="because")
+    assert status == 400 and body == {"message": "Invalid reason for hangup provided"}

@@ -70,6 +70,7 @@ class Scenario:
     ring: float | None = None  # plan overrides
     talk: float | None = None
     scripts: dict[str, Party] = field(default_factory=dict)
+    scripted: dict[str, str] = field(default_factory=dict)  # as given -> kind, for describe()
     rng: np.random.Generator = None  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
@@ -123,12 +124,17 @@ class Scenario:
         elif kind == ANSWER or kind == DTMF:
             party = Party(kind, ring=ring, talk=self.config.talk if talk is None else float(talk), dtmf=dtmf,
                           amd=amd or "HUMAN", note="answer after ring")
+        elif kind == NO_ANSWER:
+            # Rings until the originate/dial timeout gives up (or answer_after, then 19 from the far end).
+            party = Party(NO_ANSWER, ring=float(answer_after) if answer_after is not None else math.inf,
+                          note="ring no answer")
         else:
             party = Party(kind, ring=float(answer_after or 0.0), note=kind)
         if amd:
             party = replace(party, amd=amd)
         self.scripts[number] = party
         self.scripts[digits_of(number)] = party
+        self.scripted[number] = party.kind
         return party
 
     # ---- resolution ------------------------------------------------------------------------------
@@ -184,8 +190,7 @@ class Scenario:
     def describe(self) -> dict:
         return {"mode": self.mode, "probabilities": self.probabilities, "ring_mean": self.ring_mean,
                 "ring_sd": self.ring_sd, "talk_mean": self.talk_mean, "talk_sd": self.talk_sd,
-                "scripted_numbers": sorted(k for k in self.scripts if not k.isdigit() or k not in
-                                           {digits_of(s) for s in self.scripts if not s.isdigit()})}
+                "scripted_numbers": dict(self.scripted)}
 
 
 def _float(text: str, default):

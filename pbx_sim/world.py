@@ -550,11 +550,12 @@ class World:
             return
         self.dp(c2, "Ringing")
         self._ringing(c1)
-        self.dp(c2, "Wait", f"{party.ring:g}")
+        self.dp(c2, "Wait", f"{party.ring:g}" if party.ring != float("inf") else "3600")
         if party.answers:
             self.later(party.ring, self._local_answer_after_ring, c1, c2, owner=c2)
         elif party.kind == NO_ANSWER:
-            self.later(party.ring, self._local_noanswer_giveup, c1, c2, owner=c2)
+            if party.ring != float("inf"):
+                self.later(party.ring, self._local_noanswer_giveup, c1, c2, owner=c2)
         else:
             self.later(party.ring, self._local_busy, c1, c2, party.kind, owner=c2)
 
@@ -839,7 +840,8 @@ class World:
         if party.answers:
             self.later(party.ring, self.answer_pjsip, ch, owner=ch)
         elif party.kind == NO_ANSWER:
-            self.later(party.ring, self._pjsip_fail, ch, 19, 480, "NOANSWER", owner=ch)
+            if party.ring != float("inf"):
+                self.later(party.ring, self._pjsip_fail, ch, 19, 480, "NOANSWER", owner=ch)
         else:
             self.later(party.ring, self._pjsip_busy, ch, party.kind, owner=ch)
 

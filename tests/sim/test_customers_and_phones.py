@@ -277,3 +277,11 @@ async def test_given_time_scale_then_every_timer_runs_that_much_faster():
             assert "StasisStart" in ari.types_for(cid)
     finally:
         await sim.stop()
+
+
+async def test_given_scripted_no_answer_then_it_rings_until_the_originate_timeout(sim, ari):
+    sim.script_number("+390611111105", no_answer=True)
+    cid = await originate(ari, "+390611111105", timeout=3)
+    gone = await destroyed(ari, cid)
+    assert (gone["cause"], gone["channel"]["state"]) == (19, "Ringing")
+    assert [e["dialstatus"] for e in ari.events if e["type"] == "Dial"] == ["", "RINGING"]

@@ -35,7 +35,10 @@ def pg_server_uri(tmp_path_factory) -> str:
 
     from ari_app.db.embedded import embedded_uri, stop_embedded
 
-    base = Path(os.environ.get("DIALER_DATA_DIR") or tmp_path_factory.mktemp("pg"))
+    # Not under pytest's basetemp: pytest deletes all but its 3 newest run directories, which would
+    # pull the cluster out from under a run while other pytest runs start on the same machine.
+    base = Path(os.environ.get("DIALER_DATA_DIR") or tempfile.gettempdir())
+    base.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="dialer-test-", dir=base))
     uri = embedded_uri(work)
     yield uri

@@ -212,7 +212,8 @@ class Simulator:
         elif ch.answered:
             world.remote_hangup(ch, None if ch.kind == "pjsip" else cause)
         else:
-            world._pjsip_fail(ch, cause, 487, "CANCEL")
+            # Declined while ringing: SIP 603 Decline -> cause 21, Dial BUSY (chan_pjsip groups 486/600/603).
+            world._pjsip_fail(ch, 21, 603, "BUSY")
 
     # ---- observation -------------------------------------------------------------------------------
     def media_played(self, channel_id: str) -> list[str]:

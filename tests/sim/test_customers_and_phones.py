@@ -285,3 +285,17 @@ async def test_given_scripted_no_answer_then_it_rings_until_the_originate_timeou
     gone = await destroyed(ari, cid)
     assert (gone["cause"], gone["channel"]["state"]) == (19, "Ringing")
     assert [e["dialstatus"] for e in ari.events if e["type"] == "Dial"] == ["", "RINGING"]
+
+
+async def test_given_customer_when_hanging_up_at_any_moment_then_ringing_or_answered_call_ends(sim, ari):
+    ringing = await originate(ari, "+390612345300")
+    await ari.wait_event(lambda e: e["type"] == "Dial" and e["dialstatus"] == "RINGING", what="ringing")
+    sim.customer_hangup(ringing)  # declines while it rings: SIP 603
+    assert (await destroyed(ari, ringing))["cause"] == 21
+    talking = await originate(ari, "+390612345100")
+    await stasis_start(ari, talking)
+    sim.customer_hangup(talking)
+    gone = await destroyed(ari, talking)
+    types = ari.types_for(talking)
+    assert types.index("ChannelHangupRequest") < types.index("StasisEnd") < types.index("ChannelDestroyed")
+    assert gone["cause"] == 0  # a BYE without Reason, as pjsip_remote_hangup

@@ -5,12 +5,7 @@ addChannel/removeChannel/DELETE 204, POST /bridges 200.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from pbx_sim.world import AriError, Bridge, Channel, World
-
-if TYPE_CHECKING:
-    pass
+from pbx_sim.world import AriError, Channel, World
 
 NO_CONTENT = (204, None)
 
@@ -348,5 +343,3 @@ class Handlers:
         self.w.emit("ChannelUserevent", {app}, eventname=pp["eventName"], userevent=v)
         return NO_CONTENT
 
-
-_ = Bridge  # re-exported type for handlers' readers

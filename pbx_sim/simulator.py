@@ -6,7 +6,6 @@ import contextlib
 import inspect
 import logging
 import re
-import time
 from collections import deque
 from typing import Any, Callable
 

@@ -1,0 +1,192 @@
+"""`dialer contacts import` against a real PostgreSQL: the malformed-CSV corpus and the import rules."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+NOTHING = {"contacts": 0, "contact_phones": 0, "campaign_entries": 0, "dnc_numbers": 0}
+
+
+@pytest.fixture
+def c1(make_campaign):
+    return make_campaign("c1")
+
+
+def _import(cli, path, *args):
+    return cli("contacts", "import", path, "--campaign", "c1", *args)
+
+
+@pytest.mark.parametrize("name, args, message", [
+    ("empty.csv", ["--map", "phone=Tel"], "{path} is empty; nothing was imported"),
+    ("header_only.csv", ["--map", "phone=Tel"], "{path} has a header but no data rows; nothing was imported"),
+    ("bad_encoding.csv", ["--map", "phone=Tel"],
+     "{path} is not UTF-8, cp1250 or ISO-8859-1 text (byte 0x81 on line 2); pass --encoding; nothing was imported"),
+    ("binary.csv", ["--map", "phone=Tel"], "{path} is not a text file (NUL byte on line 2); nothing was imported"),
+    ("ragged.csv", ["--map", "phone=Tel"],
+     "line 3 has 4 fields but the header has 3, so its columns would shift (an unquoted ',' inside a value, "
+     "or the wrong --delimiter); nothing was imported"),
+    ("unbalanced_quotes.csv", ["--map", "phone=Tel"],
+     "line 3 has unbalanced quotes (a quoted value that starts there is not closed properly); nothing was imported"),
+    ("phone_letters.csv", ["--map", "phone=Telefono"],
+     "--map phone=Telefono: the file has no column 'Telefono' (columns: Tel, Name); nothing was imported"),
+    ("phone_letters.csv", ["--map", "name=Name"],
+     "--map has no phone=COLUMN, so no column holds the phone number; nothing was imported"),
+    ("no_header.csv", ["--no-header", "--map", "phone=4"],
+     "--map phone=4: without a header columns are numbers from 1 to 3; nothing was imported"),
+    ("polish_cp1250.csv", ["--map", "phone=Telefon", "--encoding", "utf-8"],
+     "{path} is not valid utf-8: byte 0xea on line 1 cannot be decoded; nothing was imported"),
+])
+def test_given_broken_file_when_imported_then_one_sentence_and_nothing_written(cli, c1, corpus, counts, name, args,
+                                                                               message):
+    path = corpus / name
+    r = _import(cli, path, *args)
+    assert r.code == 2
+    assert r.err == f"error: {message.format(path=path)}\n"
+    assert "Traceback" not in r.err + r.out
+    assert counts() == NOTHING
+
+
+def test_given_100000_character_field_when_imported_then_that_row_is_rejected_and_the_rest_imported(
+        cli, c1, tmp_path, counts, sql):
+    path = tmp_path / "long.csv"
+    path.write_text(f'Tel,Note\n347 123 4567,ok\n347 123 4568,"{"x" * 100_000}"\n347 123 4569,ok\n', encoding="utf-8")
+    r = _import(cli, path, "--map", "phone=Tel")
+    assert r.code == 0, r.err
+    assert "line 3: column 'Note' is 100000 characters long (at most 4000)" in r.out
+    assert sorted(e["phone_e164"] for e in sql("select phone_e164 from campaign_entries")) == [
+        "+393471234567", "+393471234569"]
+
+
+def test_given_unclosed_quote_before_a_huge_tail_when_imported_then_file_error(cli, c1, tmp_path, counts):
+    path = tmp_path / "swallow.csv"
+    path.write_text('Tel,Note\n347 123 4567,"never closed\n' + "347 123 4568,x\n" * 10_000, encoding="utf-8")
+    r = _import(cli, path, "--map", "phone=Tel")
+    assert (r.code, r.err) == (2, "error: line 2 has unbalanced quotes (a quoted value that starts there is not "
+                                  "closed properly); nothing was imported\n")
+    assert counts() == NOTHING
+
+
+@pytest.mark.parametrize("name, args, encoding, delimiter, names, custom", [
+    ("italian_semicolon.csv", ["--map", "phone=Tel,name=Cliente,email=Mail"], "utf-8", ";",
+     ["Niccolò Rossi", "Lucia Bianchi", "Perché Sì"], {"Città": "Milano", "Segmento": "A"}),
+    ("polish_cp1250.csv", ["--map", "phone=Telefon,name=Imię i nazwisko", "--region", "PL"], "cp1250", ";",
+     ["Łukasz Wiśniewski", "Małgorzata Żółć"], {"Miasto": "Łódź"}),
+    ("czech_cp1250.csv", ["--map", "phone=Telefon,name=Jméno", "--region", "CZ"], "cp1250", ";",
+     ["Jiří Dvořák", "Tomáš Růžička"], {"Město": "Praha"}),
+    ("portuguese_latin1.csv", ["--map", "phone=Telefone,name=Nome", "--region", "PT"], "iso-8859-1", ",",
+     ["João Conceição", "Inês Simões"], {"Cidade": "Lisboa"}),
+    ("bom_utf8.csv", ["--map", "phone=Tel,name=Name"], "utf-8-sig", ",", ["Łukasz Wiśniewski"], {}),
+])
+def test_given_file_in_users_encoding_when_imported_then_text_is_read_right(cli, c1, corpus, sql, name, args,
+                                                                            encoding, delimiter, names, custom):
+    r = _import(cli, corpus / name, *args, "--json")
+    assert r.code == 0, r.err
+    report = json.loads(r.out)
+    assert (report["encoding"], report["delimiter"], report["imported"]) == (encoding, delimiter, len(names))
+    rows = sql("select name, custom from contacts order by id")
+    assert [row["name"] for row in rows] == names
+    assert rows[0]["custom"] == custom
+
+
+def test_given_rows_with_bad_phones_when_imported_then_good_rows_in_and_each_bad_one_listed(cli, c1, corpus, sql):
+    r = _import(cli, corpus / "phone_letters.csv", "--map", "phone=Tel,name=Name")
+    assert r.code == 0, r.err
+    assert r.out.splitlines()[1:] == [
+        "imported 3, rejected 3, duplicates 1, do-not-call skipped 0, time zone unknown (campaign zone used) 0",
+        'line 3: phone "12ab" has characters other than digits, spaces and ( ) + - .',
+        'line 6: phone "123" is not a valid number for region IT',
+        "line 7: phone is empty",
+        "line 8: phone +393471234567 repeats line 2",
+    ]
+    assert [e["phone_e164"] for e in sql("select phone_e164 from campaign_entries order by id")] == [
+        "+393471234567", "+393471234568", "+393471234569"]
+    assert sql("select count(*) as n from contact_phones")[0]["n"] == 3
+
+
+def test_given_every_row_rejected_when_imported_then_exit_1_and_nothing_written(cli, c1, tmp_path, counts):
+    path = tmp_path / "bad.csv"
+    path.write_text("Tel\n12ab\n123\n", encoding="utf-8")
+    r = _import(cli, path, "--map", "phone=Tel")
+    assert r.code == 1
+    assert 'line 2: phone "12ab" has characters' in r.out
+    assert r.err == f"error: no row of {path} could be imported (2 rejected)\n"
+    assert counts() == NOTHING
+
+
+def test_given_numbers_already_in_campaign_when_reimported_then_reported_and_not_added_twice(cli, c1, corpus,
+                                                                                             counts):
+    assert _import(cli, corpus / "italian_semicolon.csv", "--map", "phone=Tel").code == 0
+    before = counts()
+    r = _import(cli, corpus / "italian_semicolon.csv", "--map", "phone=Tel", "--json")
+    assert r.code == 0
+    report = json.loads(r.out)
+    assert (report["imported"], report["duplicates"]) == (0, 3)
+    assert report["problems"][0]["message"] == "line 2: phone +393471234567 is already in campaign c1"
+    assert counts() == before
+
+
+def test_given_number_on_dnc_when_imported_then_skipped_and_reported(cli, c1, corpus, sql):
+    assert cli("dnc", "add", "+39 347 123 4567").code == 0
+    r = _import(cli, corpus / "italian_semicolon.csv", "--map", "phone=Tel")
+    assert r.code == 0
+    assert "line 2: phone +393471234567 is on the do-not-call list" in r.out
+    assert "do-not-call skipped 1" in r.out
+    assert sql("select count(*) as n from campaign_entries where phone_e164 = '+393471234567'")[0]["n"] == 0
+    assert sql("select count(*) as n from campaign_entries")[0]["n"] == 2
+
+
+def test_given_dry_run_when_imported_then_same_report_and_nothing_written(cli, c1, corpus, counts):
+    r = _import(cli, corpus / "phone_letters.csv", "--map", "phone=Tel", "--dry-run")
+    assert r.code == 0
+    assert r.out.startswith("dry run, nothing was written: read 7 rows")
+    assert "would import 3, rejected 3, duplicates 1" in r.out
+    assert counts() == NOTHING
+
+
+def test_given_active_campaign_when_imported_then_entries_ready_at_once(cli, make_campaign, corpus, sql):
+    make_campaign("live", state="active")
+    r = cli("contacts", "import", corpus / "italian_semicolon.csv", "--campaign", "live", "--map", "phone=Tel")
+    assert r.code == 0
+    rows = sql("select state, next_attempt_at, due_at <= now() as due from campaign_entries")
+    assert rows == [{"state": "ready", "next_attempt_at": None, "due": True}] * 3
+
+
+def test_given_no_header_when_imported_then_columns_by_number_and_custom_named_by_position(cli, c1, corpus, sql):
+    r = _import(cli, corpus / "no_header.csv", "--no-header", "--map", "phone=1,name=2")
+    assert r.code == 0, r.err
+    assert sql("select name, custom from contacts order by id") == [
+        {"name": "Rossi", "custom": {"col3": "VIP"}}, {"name": "Bianchi", "custom": {}}]
+
+
+def test_given_second_phone_and_zone_override_when_imported_then_stored_with_contact(cli, c1, tmp_path, sql):
+    path = tmp_path / "two.csv"
+    path.write_text("Tel,Tel2,Zone\n347 123 4567,+48 512 345 678,Europe/Lisbon\n347 123 4568,,\n"
+                    "347 123 4569,12ab,\n347 123 4570,,Mars/Olympus\n", encoding="utf-8")
+    r = _import(cli, path, "--map", "phone=Tel,phone2=Tel2,timezone=Zone")
+    assert r.code == 0, r.err
+    assert 'line 4: phone2 "12ab" has characters other than digits, spaces and ( ) + - .' in r.out
+    assert 'line 5: timezone "Mars/Olympus" is not a known IANA zone such as Europe/Rome' in r.out
+    assert sql("select e164, position from contact_phones order by contact_id, position") == [
+        {"e164": "+393471234567", "position": 0}, {"e164": "+48512345678", "position": 1},
+        {"e164": "+393471234568", "position": 0}]
+    assert sql("select timezone, timezone_override from contacts order by id") == [
+        {"timezone": "Europe/Lisbon", "timezone_override": True},
+        {"timezone": "Europe/Rome", "timezone_override": False}]
+    assert sql("select timezone from campaign_entries order by id")[0]["timezone"] == "Europe/Lisbon"
+
+
+def test_given_number_with_zones_of_different_clocks_when_imported_then_zone_null_and_counted(
+        cli, make_campaign, corpus, sql):
+    make_campaign("pt", region="PT")
+    r = cli("contacts", "import", corpus / "portuguese_latin1.csv", "--campaign", "pt", "--map", "phone=Telefone",
+            "--json")
+    assert json.loads(r.out)["timezone_unknown"] == 1
+    assert sql("select phone_e164, timezone from campaign_entries order by id") == [
+        {"phone_e164": "+351912345678", "timezone": None}, {"phone_e164": "+351213456789", "timezone": "Europe/Lisbon"}]
+
+
+def test_given_unknown_campaign_when_imported_then_one_sentence(cli, corpus, counts):
+    r = cli("contacts", "import", corpus / "italian_semicolon.csv", "--campaign", "nope", "--map", "phone=Tel")
+    assert (r.code, r.err) == (3, "error: campaign 'nope' does not exist\n")
+    assert counts() == NOTHING

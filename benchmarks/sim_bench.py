@@ -1,6 +1,7 @@
 """PBX simulator load benchmark: channels held, originates/s sustained, event delivery lag.
 
     nice -n 10 .venv/bin/python benchmarks/sim_bench.py [--rate 100] [--seconds 30] [--ring 2] [--talk 30]
+    nice -n 10 .venv/bin/python benchmarks/sim_bench.py --seconds 5 --talk 60     # lag at 500 channels
 
 Starts `dialer pbx-sim` in its own process (as in a soak run), connects one ARI client (REST + the
 event websocket), and originates PJSIP/<number>@carrier calls at a fixed rate. With the number plan
@@ -10,7 +11,9 @@ rate x (talk + ring) channels at the end. Printed:
 - channels held: peak live channels (GET /ari/channels at the end of the ramp, and the client's count);
 - event delivery lag: receive time minus the event's own timestamp (ms resolution, same host clock),
   p50/p99 in buckets of live channels, so "at 500 channels" can be read off;
-- REST latency of the originates, p50/p99.
+- REST latency of the originates, p50/p99;
+- then a steady-state phase: the population is held while --probe-rate playbacks/s keep events
+  flowing; the lag of those events is printed with the number of channels held.
 """
 from __future__ import annotations
 
@@ -34,7 +37,8 @@ def _parse_ts(text: str) -> float:
     return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%f%z").timestamp()
 
 
-async def run(rate: float, seconds: float, ring: float, talk: float) -> None:
+async def run(rate: float, seconds: float, ring: float, talk: float, probe_seconds: float,
+              probe_rate: float) -> None:
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     proc = subprocess.Popen([sys.executable, "-m", "admin_cli.main", "pbx-sim", "--port", "0"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
@@ -97,6 +101,19 @@ async def run(rate: float, seconds: float, ring: float, talk: float) -> None:
             await asyncio.sleep(ring + 0.5)  # the last calls answer
             async with http.get(base + "ari/channels") as r:
                 held = len(await r.json())
+            # Steady state: the population is held while playbacks keep events flowing.
+            probe_from = len(lags)
+            rng = np.random.default_rng(1)
+            t_end = time.perf_counter() + probe_seconds
+            i = 0
+            while time.perf_counter() < t_end and live:
+                ids = list(live)
+                target = ids[int(rng.integers(len(ids)))]
+                async with http.post(base + f"ari/channels/{target}/play", params={"media": "sound:beep"}) as resp:
+                    await resp.read()
+                i += 1
+                await asyncio.sleep(max(0.0, i / probe_rate - (time.perf_counter() - (t_end - probe_seconds))))
+            probe = np.array([lag for _, lag in lags[probe_from:]]) if len(lags) > probe_from else np.array([0.0])
             reader_task.cancel()
             await ws.close()
     finally:
@@ -108,6 +125,8 @@ async def run(rate: float, seconds: float, ring: float, talk: float) -> None:
     print(f"  originate REST latency : p50 {np.percentile(rest_ms, 50):.1f} ms, p99 {np.percentile(rest_ms, 99):.1f} ms")
     print(f"  channels held          : {held} live at the end (GET /ari/channels), peak {peak_live} in Stasis")
     print(f"  events received        : {events}")
+    print(f"  steady state, {held} channels held, {probe_rate:g} plays/s for {probe_seconds:g} s: event lag "
+          f"p50 {np.percentile(probe, 50):.1f} ms, p99 {np.percentile(probe, 99):.1f} ms (n={len(probe)})")
     arr = np.array(lags)
     for lo, hi in ((0, 500), (500, 1000), (1000, 2000), (2000, 10**9)):
         sel = arr[((arr[:, 0] > lo) | (lo == 0)) & (arr[:, 0] <= hi), 1] if len(arr) else []
@@ -123,8 +142,10 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=30.0, help="how long to originate")
     ap.add_argument("--ring", type=float, default=2.0)
     ap.add_argument("--talk", type=float, default=30.0)
+    ap.add_argument("--probe-seconds", type=float, default=5.0, help="steady-state phase after the ramp")
+    ap.add_argument("--probe-rate", type=float, default=50.0, help="playbacks per second in that phase")
     args = ap.parse_args()
-    asyncio.run(run(args.rate, args.seconds, args.ring, args.talk))
+    asyncio.run(run(args.rate, args.seconds, args.ring, args.talk, args.probe_seconds, args.probe_rate))
 
 
 if __name__ == "__main__":

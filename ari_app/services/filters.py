@@ -13,7 +13,8 @@ Grammar::
                         | ["not"] "in" "(" value ("," value)* ")"
                         | "like" value | "contains" value
                         | "is" ["not"] "null" )
-    field      := name | email | phone | timezone | custom.<key> | <key>  (other names are custom keys)
+    field      := name | email | phone | timezone | custom.<key> | <key>  (other names are custom keys;
+                  a custom key matches exactly, else ignoring case)
     value      := 'quoted' | "quoted" | bare-word          (a doubled quote inside quotes is a quote)
 
 Semantics: ``!=`` and ``not in`` also match contacts that have no such value (``is distinct from``);
@@ -29,7 +30,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Callable, Union
 
-from sqlalchemy import and_, case, cast, exists, false, not_, or_, select, Numeric
+from sqlalchemy import Numeric, Text, and_, case, cast, exists, false, func, literal, not_, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from ari_app.db.tables import CampaignEntry, Contact, ContactPhone
@@ -337,8 +338,16 @@ def to_sql(node: Node, target: Target = CONTACTS) -> ColumnElement[bool]:
         return pred(Contact.email)
     if node.field == "timezone":
         return pred(target.timezone)
-    key = node.field[len("custom."):]
-    return pred(Contact.custom[key].astext)
+    return pred(custom_value(node.field[len("custom."):]))
+
+
+def custom_value(key: str) -> ColumnElement:
+    """The custom field ``key``; when no key is spelt exactly so, a key equal ignoring case (CSV
+    headers say ``City``, admins type ``city``)."""
+    kv = func.jsonb_each_text(Contact.custom).table_valued("key", "value").alias("kv")
+    folded = (select(kv.c.value).where(func.lower(kv.c.key) == func.lower(literal(key, Text)))
+              .order_by(kv.c.key).limit(1).scalar_subquery())
+    return func.coalesce(Contact.custom[key].astext, folded)
 
 
 def compile_filter(src: str, target: Target = CONTACTS) -> ColumnElement[bool]:

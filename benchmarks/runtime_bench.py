@@ -15,74 +15,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import os
 import resource
-import socket
-import statistics
-import subprocess
 import sys
-import tempfile
 import time
-import urllib.request
-import uuid
 from pathlib import Path
 
 import psycopg
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _control(base: str, method: str, path: str, body: dict | None = None):
-    req = urllib.request.Request(base.rstrip("/") + path, method=method,
-                                 data=json.dumps(body).encode() if body is not None else None,
-                                 headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=30) as resp:
-        raw = resp.read()
-        return json.loads(raw) if raw else None
-
-
-def _pct(values, p):
-    if not values:
-        return float("nan")
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+sys.path.insert(0, str(Path(__file__).parent))
+from harness import control, fresh_database, login_phones, pct, seed_agents, simulator_process  # noqa: E402
 
 
 async def run(args) -> None:
     from ari_app.ari.aioari_adapter import AioariAdapter
-    from ari_app.db.embedded import embedded_uri
-    from ari_app.db.migrate import upgrade
     from ari_app.db.runtime import Database
     from ari_app.services.dialer import DialerService
-    from ari_app.services.pins import hash_pin
 
-    base_dir = Path(os.environ.get("DIALER_DATA_DIR") or tempfile.gettempdir()) / "dialer-bench"
-    server = os.environ.get("DIALER_BENCH_DATABASE_URL") or embedded_uri(base_dir)
-    name = f"rt_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
-    url = server.replace("/postgres?", f"/{name}?") if "/postgres?" in server else psycopg.conninfo.make_conninfo(server, dbname=name)
-    upgrade(url)
-
-    port = _free_port()
-    sim = subprocess.Popen([sys.executable, "-m", "admin_cli.main", "pbx-sim", "--port", str(port)],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}/"
-    try:
-        for _ in range(100):
-            try:
-                _control(base, "GET", "/_sim/state")
-                break
-            except OSError:
-                time.sleep(0.1)
-        _control(base, "POST", "/_sim/scenario", {"mode": "plan", "ring": args.ring, "talk": args.talk})
-
-        pin = hash_pin("1234")
+    with fresh_database("rt") as url, simulator_process() as base:
+        control(base, "POST", "/_sim/scenario", {"mode": "plan", "ring": args.ring, "talk": args.talk})
         with psycopg.connect(url, autocommit=True) as conn:
             cid = conn.execute(
                 "insert into campaigns (name, mode, state, goal, dial_template, timezone, calling_hours_start, "
@@ -91,11 +41,7 @@ async def run(args) -> None:
                 "returning id").fetchone()[0]
             conn.execute("insert into campaign_statuses (campaign_id, status_id, name, system_status, dtmf_code) "
                          "select %s, id, name, system_status, '1' from statuses where name = 'Call'", (cid,))
-            exts = [f"3{i:03d}" for i in range(args.agents)]
-            for ext in exts:
-                aid = conn.execute("insert into agents (extension, display_name, pin_hash) values (%s, %s, %s) returning id",
-                                   (ext, ext, pin)).fetchone()[0]
-                conn.execute("insert into campaign_agents values (%s, %s)", (cid, aid))
+            exts = seed_agents(conn, cid, args.agents)
             contact = conn.execute("insert into contacts (name) values ('bench') returning id").fetchone()[0]
             # Every number ends in 1xx: answers after the ring, talks, hangs up.
             conn.execute("insert into campaign_entries (campaign_id, contact_id, phone_e164, timezone) "
@@ -107,12 +53,7 @@ async def run(args) -> None:
                                 tick_seconds=0.25)
         runner = asyncio.create_task(service.run())
         await asyncio.wait_for(service.connected.wait(), 30)
-        for ext in exts:
-            _control(base, "POST", "/_sim/phones", {"ext": ext, "name": ext})
-            _control(base, "POST", f"/_sim/phones/{ext}/dial", {"code": "*50"})
-            _control(base, "POST", f"/_sim/phones/{ext}/press", {"digits": "1234#"})
-        while sum(1 for a in service.agents.values() if a.session_id) < args.agents:
-            await asyncio.sleep(0.2)
+        await login_phones(base, service, exts)
 
         await asyncio.sleep(args.warmup)  # reach steady state
         service.metrics.connect_latency_ms.clear()
@@ -123,34 +64,28 @@ async def run(args) -> None:
         peak = 0
         while time.monotonic() - t0 < args.seconds:
             await asyncio.sleep(1.0)
-            state = await asyncio.to_thread(_control, base, "GET", "/_sim/state")
-            channels = state.get("channels", [])
-            peak = max(peak, len(channels) if isinstance(channels, list) else int(channels))
+            state = await asyncio.to_thread(control, base, "GET", "/_sim/state")
+            peak = max(peak, len(state.get("channels", [])))
         elapsed = time.monotonic() - t0
         cpu1 = resource.getrusage(resource.RUSAGE_SELF)
         originated = service.metrics.originates - originates0
         ended = service.metrics.calls_ended - ended0
         cpu = (cpu1.ru_utime + cpu1.ru_stime) - (cpu0.ru_utime + cpu0.ru_stime)
-        lat = service.metrics.connect_latency_ms
-        lag = service.metrics.loop_lag_ms
+        lat = list(service.metrics.connect_latency_ms)
+        lag = list(service.metrics.loop_lag_ms)
         service.stop()
         await asyncio.wait_for(runner, 30)
         await db.dispose()
         with psycopg.connect(url) as conn:
             outcomes = dict(conn.execute("select coalesce(outcome, 'open'), count(*) from attempts group by 1").fetchall())
-        print(f"attempts by outcome: {outcomes}")
         print(f"agents {args.agents}, ring {args.ring} s, talk {args.talk} s, measured {elapsed:.0f} s after {args.warmup} s warm-up")
-        print(f"connect latency answer -> agent bridged: p50 {_pct(lat, 50):.1f} ms, p99 {_pct(lat, 99):.1f} ms "
+        print(f"attempts by outcome: {outcomes}")
+        print(f"connect latency answer -> agent bridged: p50 {pct(lat, 50):.1f} ms, p99 {pct(lat, 99):.1f} ms "
               f"over {len(lat)} calls (goal p99 < 50 ms)")
         print(f"originates/s sustained: {originated / elapsed:.1f}   calls ended: {ended}")
         print(f"peak concurrent channels in the simulator: {peak}")
-        print(f"event-loop lag: p50 {_pct(lag, 50):.1f} ms, p99 {_pct(lag, 99):.1f} ms (goal p99 < 20 ms)")
+        print(f"event-loop lag: p50 {pct(lag, 50):.1f} ms, p99 {pct(lag, 99):.1f} ms (goal p99 < 20 ms)")
         print(f"CPU seconds per 1000 calls (dialer process): {cpu / max(ended, 1) * 1000:.1f}")
-    finally:
-        sim.terminate()
-        sim.wait(10)
-        with psycopg.connect(server, autocommit=True) as conn:
-            conn.execute(f'drop database if exists "{name}" with (force)')
 
 
 def main() -> None:

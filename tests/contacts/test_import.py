@@ -99,7 +99,7 @@ def test_given_rows_with_bad_phones_when_imported_then_good_rows_in_and_each_bad
         "line 7: phone is empty",
         "line 8: phone +393471234567 repeats line 2",
     ]
-    assert [e["phone_e164"] for e in sql("select phone_e164 from campaign_entries order by id")] == [
+    assert [e["phone_e164"] for e in sql("select phone_e164 from campaign_entries order by phone_e164")] == [
         "+393471234567", "+393471234568", "+393471234569"]
     assert sql("select count(*) as n from contact_phones")[0]["n"] == 3
 
@@ -173,7 +173,8 @@ def test_given_second_phone_and_zone_override_when_imported_then_stored_with_con
     assert sql("select timezone, timezone_override from contacts order by id") == [
         {"timezone": "Europe/Lisbon", "timezone_override": True},
         {"timezone": "Europe/Rome", "timezone_override": False}]
-    assert sql("select timezone from campaign_entries order by id")[0]["timezone"] == "Europe/Lisbon"
+    assert sql("select timezone from campaign_entries where phone_e164 = '+393471234567'")[0]["timezone"] == (
+        "Europe/Lisbon")
 
 
 def test_given_number_with_zones_of_different_clocks_when_imported_then_zone_null_and_counted(
@@ -182,11 +183,39 @@ def test_given_number_with_zones_of_different_clocks_when_imported_then_zone_nul
     r = cli("contacts", "import", corpus / "portuguese_latin1.csv", "--campaign", "pt", "--map", "phone=Telefone",
             "--json")
     assert json.loads(r.out)["timezone_unknown"] == 1
-    assert sql("select phone_e164, timezone from campaign_entries order by id") == [
-        {"phone_e164": "+351912345678", "timezone": None}, {"phone_e164": "+351213456789", "timezone": "Europe/Lisbon"}]
+    assert sql("select phone_e164, timezone from campaign_entries order by phone_e164") == [
+        {"phone_e164": "+351213456789", "timezone": "Europe/Lisbon"}, {"phone_e164": "+351912345678", "timezone": None}]
 
 
 def test_given_unknown_campaign_when_imported_then_one_sentence(cli, corpus, counts):
     r = cli("contacts", "import", corpus / "italian_semicolon.csv", "--campaign", "nope", "--map", "phone=Tel")
     assert (r.code, r.err) == (3, "error: campaign 'nope' does not exist\n")
     assert counts() == NOTHING
+
+
+async def test_given_import_in_several_batches_when_a_later_batch_fails_then_nothing_is_written(
+        db, c1, corpus, counts, monkeypatch):
+    from ari_app.services import contacts_import as ci
+
+    monkeypatch.setattr(ci, "BATCH_ROWS", 1)
+    real, calls = ci._write_batch, []
+
+    async def failing_second(*args, **kw):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("server went away")
+        await real(*args, **kw)
+
+    monkeypatch.setattr(ci, "_write_batch", failing_second)
+    with pytest.raises(RuntimeError):
+        await ci.import_contacts(db, corpus / "italian_semicolon.csv", campaign="c1", mapping="phone=Tel")
+    assert counts() == NOTHING
+
+
+async def test_given_import_in_several_batches_then_same_result_as_one(db, c1, corpus, sql, monkeypatch):
+    from ari_app.services import contacts_import as ci
+
+    monkeypatch.setattr(ci, "BATCH_ROWS", 2)
+    report = await ci.import_contacts(db, corpus / "phone_letters.csv", campaign="c1", mapping="phone=Tel")
+    assert (report.imported, report.count("rejected"), report.count("duplicate")) == (3, 3, 1)
+    assert sql("select count(*) as n from campaign_entries")[0]["n"] == 3

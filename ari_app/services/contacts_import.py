@@ -35,7 +35,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Iterator
 
 from sqlalchemy import text
 
@@ -480,6 +480,10 @@ async def import_contacts(db: Database, path: str | Path, *, campaign: str, mapp
             "create temp table import_phones (line int, position int, e164 text, raw text) on commit drop"))
         # Batches are validated in a worker thread while the server writes the previous batch: the
         # import takes about max(Python, PostgreSQL) rather than their sum. One transaction still.
+        # Rows of this file never repeat each other (checked in Python), so only entries that were in
+        # the campaign before the import can be duplicates; a new campaign needs no check.
+        camp["had_entries"] = (await session.execute(text(
+            "select exists (select 1 from campaign_entries where campaign_id = :cid)"), {"cid": camp["id"]})).scalar()
         loop = asyncio.get_running_loop()
         batches = stage_rows(table, cols, reg, report, progress, chunk=BATCH_ROWS)
         pending = loop.run_in_executor(None, next, batches, None)
@@ -521,15 +525,16 @@ async def _write_batch(session, raw_conn, staged: StagedRows, camp: dict, report
         if staged.phones:
             async with cur.copy("copy import_phones (line, position, e164, raw) from stdin") as copy:
                 await copy.write("\n".join(staged.phones) + "\n")
-    await session.execute(text("analyze import_stage"))
     t = _add_time(report, "copy", t)
     params = {"cid": camp["id"]}
-    dup = await session.execute(text(
-        "delete from import_stage s using campaign_entries e "
-        "where e.campaign_id = :cid and e.phone_e164 = s.phone returning s.line, s.phone"), params)
-    for line, phone in dup.all():
-        report.problems.append(Problem(line, "duplicate", f"line {line}: phone {phone} is already in campaign "
-                                                          f"{camp['name']}"))
+    if camp["had_entries"]:
+        await session.execute(text("analyze import_stage"))
+        dup = await session.execute(text(
+            "delete from import_stage s using campaign_entries e "
+            "where e.campaign_id = :cid and e.phone_e164 = s.phone returning s.line, s.phone"), params)
+        for line, phone in dup.all():
+            report.problems.append(Problem(line, "duplicate", f"line {line}: phone {phone} is already in campaign "
+                                                              f"{camp['name']}"))
     dnc = await session.execute(text(
         "delete from import_stage s where exists (select 1 from dnc_numbers d where d.e164 = s.phone) "
         "returning s.line, s.phone"))
@@ -586,6 +591,3 @@ def outcome_error(report: ImportReport) -> UserError | None:
         return NothingImported(f"no row of {report.file} could be imported ({report.count('rejected')} rejected)")
     return None
 
-
-def iter_problem_lines(problems: Sequence[Problem]) -> list[str]:
-    return [p.message for p in problems]

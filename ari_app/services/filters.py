@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Callable, Union
 
-from sqlalchemy import Numeric, Text, and_, case, cast, exists, false, func, literal, not_, or_, select
+from sqlalchemy import Numeric, Text, and_, case, cast, exists, func, literal, not_, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from ari_app.db.tables import CampaignEntry, Contact, ContactPhone
@@ -399,5 +399,3 @@ async def delete_filter(db, name: str) -> None:
     if n == 0:
         raise UserError(f"saved filter {name!r} does not exist")
 
-
-__all__ = ["parse_filter", "compile_filter", "to_sql", "CONTACTS", "ENTRIES", "FilterError", "false"]

@@ -99,3 +99,11 @@ def test_given_saved_filter_when_used_by_name_then_same_selection(cli, sql, dire
     r = cli("filter", "save", "broken", "city = ")
     assert (r.code, r.err) == (2, "error: filter: the filter ends at position 8 where a value was expected\n")
     assert [f["name"] for f in sql("select name from filters")] == ["brno"]
+
+
+def test_given_directory_when_listed_with_filter_then_matching_contacts_with_their_numbers(cli, directory):
+    rows = json.loads(cli("contacts", "list", "--filter", "city = Praha and age < 40", "--json").out)
+    assert [(r["name"], r["phones"], r["timezone"]) for r in rows] == [
+        ("Jana Nováková", "+420601123456", "Europe/Prague")]
+    unknown = json.loads(cli("contacts", "list", "--filter", "timezone is null", "--json").out)
+    assert unknown == []

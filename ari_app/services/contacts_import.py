@@ -437,15 +437,23 @@ def stage_rows(table: Table, mapping: Mapping, region: str, report: ImportReport
 
 # --- database --------------------------------------------------------------------------------------
 
+ENTRIES_LOCK = 0x454E5452  # advisory lock class: writers of one campaign's entries
+
+
 async def find_campaign(session, ref: str, *, lock: bool = False) -> dict:
-    q = "select id, name, state, default_region, timezone from campaigns where name = :ref"
-    row = (await session.execute(text(q + (" for update" if lock else "")), {"ref": ref})).mappings().first()
+    """The campaign named ``ref`` (or with id ``ref``). With ``lock``, writers of its entries
+    (imports, moves into it, add-to-campaign) are serialised by an advisory lock, so duplicate
+    checks stay true until commit, while the campaign row itself stays free for the dialer and
+    ``campaign`` commands (only a key-share lock: it cannot be deleted meanwhile)."""
+    cols = "select id, name, state, default_region, timezone from campaigns"
+    suffix = " for key share" if lock else ""
+    row = (await session.execute(text(f"{cols} where name = :ref{suffix}"), {"ref": ref})).mappings().first()
     if row is None and ref.isdigit():
-        row = (await session.execute(text("select id, name, state, default_region, timezone from campaigns "
-                                          "where id = :id" + (" for update" if lock else "")),
-                                     {"id": int(ref)})).mappings().first()
+        row = (await session.execute(text(f"{cols} where id = :id{suffix}"), {"id": int(ref)})).mappings().first()
     if row is None:
         raise NotFound(f"campaign {ref!r} does not exist")
+    if lock:
+        await session.execute(text("select pg_advisory_xact_lock(:k, :id)"), {"k": ENTRIES_LOCK, "id": row["id"]})
     return dict(row)
 
 

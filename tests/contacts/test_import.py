@@ -219,3 +219,17 @@ async def test_given_import_in_several_batches_then_same_result_as_one(db, c1, c
     report = await ci.import_contacts(db, corpus / "phone_letters.csv", campaign="c1", mapping="phone=Tel")
     assert (report.imported, report.count("rejected"), report.count("duplicate")) == (3, 3, 1)
     assert sql("select count(*) as n from campaign_entries")[0]["n"] == 3
+
+
+async def test_given_two_imports_of_one_file_at_once_then_each_number_once_and_other_reports_duplicates(
+        db, c1, corpus, sql):
+    import asyncio
+
+    from ari_app.services.contacts_import import import_contacts
+
+    path = corpus / "italian_semicolon.csv"
+    first, second = await asyncio.gather(import_contacts(db, path, campaign="c1", mapping="phone=Tel"),
+                                         import_contacts(db, path, campaign="c1", mapping="phone=Tel"))
+    assert sorted((first.imported, second.imported)) == [0, 3]
+    assert sorted((first.count("duplicate"), second.count("duplicate"))) == [0, 3]
+    assert sql("select count(*) as n from campaign_entries")[0]["n"] == 3

@@ -30,7 +30,7 @@ class _Progress:
 
     def start(self, total: int) -> None:
         if total >= PROGRESS_MIN_ROWS and sys.stderr.isatty():
-            self.bar = click.progressbar(length=total, label="validating", file=sys.stderr)
+            self.bar = click.progressbar(length=total, label="importing", file=sys.stderr)
             self.bar.__enter__()
 
     def step(self, n: int) -> None:
@@ -40,7 +40,6 @@ class _Progress:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.__exit__(None, None, None)
-            click.echo("writing...", err=True)
             self.bar = None
 
 

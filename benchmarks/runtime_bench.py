@@ -32,7 +32,7 @@ async def run(args) -> None:
     from ari_app.services.dialer import DialerService
 
     with fresh_database("rt") as url, simulator_process() as base:
-        control(base, "POST", "/_sim/scenario", {"mode": "plan", "ring": args.ring, "talk": args.talk})
+        control(base, "POST", "/_sim/scenario", {"mode": "plan", "ring": args.ring, "talk": args.talk})  # before the service
         with psycopg.connect(url, autocommit=True) as conn:
             cid = conn.execute(
                 "insert into campaigns (name, mode, state, goal, dial_template, timezone, calling_hours_start, "

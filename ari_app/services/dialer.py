@@ -91,6 +91,16 @@ class Stop(ev.Event):
     pass
 
 
+@dataclass(frozen=True)
+class PinChecked(ev.Event):
+    channel_id: str
+    agent_id: int | None
+    display_name: str
+    ok: bool
+    locked: bool
+    campaigns: frozenset[int]
+
+
 @dataclass
 class Metrics:
     connect_latency_ms: list[float] = field(default_factory=list)
@@ -240,6 +250,8 @@ class DialerService:
                 await self.on_timer(kind, key, token)
             case CallbackDue(callback_id=cb_id):
                 await self.on_callback_due(cb_id)
+            case PinChecked(channel_id=cid) if cid in self.agents and self.agents[cid].phase is Phase.LOGIN:
+                await self._pin_checked(self.agents[cid], event)
 
     # --- connect and reconcile --------------------------------------------------------------
 
@@ -648,26 +660,36 @@ class DialerService:
         self._later(20.0, Timer("pin", channel.id, agent.bump()))
 
     async def _check_pin(self, agent: AgentLive) -> None:
+        """Verify off the event loop: argon2 costs ~0.1 s of CPU per PIN, and a team logging in at
+        9:00 must not stall the calls already in progress."""
+        pin, agent.digits = agent.digits, ""
+        agent.bump()
+        self._spawn(self._verify_pin(agent.channel_id, agent.extension, pin))
+
+    async def _verify_pin(self, channel_id: str, extension: str, pin: str) -> None:
         from ari_app.services.pins import verify_pin
 
-        pin, agent.digits = agent.digits, ""
         now = self.now()
         async with self.db.transaction() as s:
-            row = await store.agent_by_extension(s, agent.extension)
+            row = await store.agent_by_extension(s, extension)
             if row is not None and row.locked_until and row.locked_until > now:
-                locked = True
-                ok = False
-            else:
-                locked = False
-                ok = row is not None and row.active and verify_pin(row.pin_hash, pin)
-                if row is not None and not ok:
-                    row.failed_pin_count += 1
-                    if row.failed_pin_count >= LOCKOUT_AFTER:
-                        row.locked_until, row.failed_pin_count = now + LOCKOUT, 0
-                        locked = True
-                elif row is not None:
-                    row.failed_pin_count, row.locked_until = 0, None
-            campaigns = await store.agent_campaigns(s, row.id) if ok else set()
+                self.post(PinChecked(channel_id, row.id, row.display_name, False, True, frozenset()))
+                return
+            ok = row is not None and row.active and await asyncio.to_thread(verify_pin, row.pin_hash, pin)
+            locked = False
+            if row is not None and not ok:
+                row.failed_pin_count += 1
+                if row.failed_pin_count >= LOCKOUT_AFTER:
+                    row.locked_until, row.failed_pin_count = now + LOCKOUT, 0
+                    locked = True
+            elif row is not None:
+                row.failed_pin_count, row.locked_until = 0, None
+            campaigns = frozenset(await store.agent_campaigns(s, row.id)) if ok else frozenset()
+        self.post(PinChecked(channel_id, row.id if row else None, row.display_name if row else "", ok, locked, campaigns))
+
+    async def _pin_checked(self, agent: AgentLive, result: "PinChecked") -> None:
+        locked, ok, campaigns = result.locked, result.ok, set(result.campaigns)
+        now = self.now()
         if locked:
             log.warning("agent %s: login locked out", agent.extension)
             await self._play(agent.channel_id, Prompt.LOCKED, then=lambda: self._hangup(agent.channel_id))
@@ -686,11 +708,12 @@ class DialerService:
         if not campaigns:
             await self._play(agent.channel_id, Prompt.NO_CAMPAIGN, then=lambda: self._hangup(agent.channel_id))
             return
-        agent.agent_id, agent.name, agent.campaign_ids = row.id, row.display_name, campaigns
+        agent.agent_id, agent.name, agent.campaign_ids = result.agent_id, result.display_name, campaigns
         async with self.db.transaction() as s:
-            agent.session_id = await store.open_agent_session(s, row.id, agent.channel_id, self.instance_id, campaigns, now)
+            agent.session_id = await store.open_agent_session(s, agent.agent_id, agent.channel_id, self.instance_id,
+                                                              campaigns, now)
         # Any other live phone of this agent on this instance is replaced.
-        for other in [a for a in self.agents.values() if a.agent_id == row.id and a is not agent]:
+        for other in [a for a in self.agents.values() if a.agent_id == agent.agent_id and a is not agent]:
             self.agents.pop(other.channel_id, None)
             await self._hangup(other.channel_id)
         agent.bridge_id = f"agent-{agent.session_id}"

@@ -14,6 +14,7 @@ one is torn down, so the audio does not drop.
 """
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import logging
@@ -102,7 +103,7 @@ class Supervision:
         async with self.svc.db.transaction() as s:
             sup = (await s.execute(text("select id, pin_hash, roles, active from agents where extension = :e"),
                                    {"e": mon.extension})).first()
-            ok = sup is not None and sup.active and verify_pin(sup.pin_hash, pin)
+            ok = sup is not None and sup.active and await asyncio.to_thread(verify_pin, sup.pin_hash, pin)
             allowed = False
             if ok:
                 roles = set(sup.roles or ())

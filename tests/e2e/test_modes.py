@@ -175,3 +175,21 @@ async def test_given_push_preview_reject_then_record_back_on_top_and_timeouts_ma
                      what="inactivity after repeated push timeouts")
     assert sql("select state from agent_sessions where logged_out_at is null")[0]["state"] == "paused"
     assert attempts(sql, cid) == []
+
+
+async def test_given_five_wrong_pins_across_calls_then_login_locked_even_with_the_right_pin(db, sql, sim, dialer):
+    add_agent(sql, "1001", pin="1234", campaigns=[create_campaign(sql)])
+    phone = sim.add_phone("1001", name="Agent")
+    for tries in (3, 2):
+        await phone.dial("*50")
+        for _ in range(tries):
+            await phone.press("9999#")
+        if tries == 3:
+            await eventually(lambda: not phone.is_up, what="hung up after three wrong PINs")
+    await eventually(lambda: sql("select locked_until from agents")[0]["locked_until"], what="locked out")
+    await eventually(lambda: "sound:dialer-locked-out" in sim.media_played(phone.channel_id), what="lockout announced")
+    await eventually(lambda: not phone.is_up, what="hung up")
+    await phone.dial("*50")
+    await phone.press("1234#")  # the right PIN, but locked
+    await eventually(lambda: not phone.is_up, what="locked agent hung up")
+    assert sql("select count(*) as n from agent_sessions")[0]["n"] == 0

@@ -233,3 +233,17 @@ async def test_given_two_imports_of_one_file_at_once_then_each_number_once_and_o
     assert sorted((first.imported, second.imported)) == [0, 3]
     assert sorted((first.count("duplicate"), second.count("duplicate"))) == [0, 3]
     assert sql("select count(*) as n from campaign_entries")[0]["n"] == 3
+
+
+@pytest.mark.parametrize("text_, codec, expected", [
+    ("Niccolò Bianchi;Città;perché sì\n", "latin-1", "iso-8859-1"),
+    ("Děčín;Růžena Dvořáková\n", "cp1250", "cp1250"),
+    ("Łódź;Wiśniewski\n", "cp1250", "cp1250"),
+    ("João Conceição;Simões\n", "latin-1", "iso-8859-1"),
+    ("Niccolò;Děčín\n", "utf-8", "utf-8"),
+])
+def test_given_bytes_in_a_users_encoding_when_sniffed_then_that_encoding(text_, codec, expected):
+    from ari_app.services.contacts_import import decode
+
+    decoded, used = decode(text_.encode(codec), "f.csv", None)
+    assert (decoded, used) == (text_, expected)

@@ -39,6 +39,12 @@ _TYPE_DESCS = ("premium_rate", "toll_free", "shared_cost", "voip", "personal_num
                "voicemail", "fixed_line", "mobile")
 
 
+def _shown(raw: str) -> str:
+    """A cell as quoted in a message: one line, not too long."""
+    raw = " ".join(raw.split())
+    return raw if len(raw) <= 40 else raw[:37] + "..."
+
+
 class PhoneError(ValueError):
     """Why a phone cell was rejected; the message completes 'line N: ...'."""
 
@@ -230,10 +236,10 @@ class PhoneNormaliser:
     def normalise(self, raw: str) -> Phone:
         """The E.164 form and candidate zones of ``raw``; raises PhoneError with the reason."""
         if not has_only_allowed_chars(raw):
-            raise PhoneError(f'phone "{raw}" has characters other than digits, spaces and ( ) + - .')
+            raise PhoneError(f'phone "{_shown(raw)}" has characters other than digits, spaces and ( ) + - .')
         digits = _NOT_DIGIT.sub("", raw)
         if not digits:
-            raise PhoneError(f'phone "{raw}" has no digits')
+            raise PhoneError(f'phone "{_shown(raw)}" has no digits')
         fast = self._fast(raw, digits)
         if fast is not None:
             return fast
@@ -272,7 +278,7 @@ class PhoneNormaliser:
         return Phone(e164, pick_zone(tuple(pntz.time_zones_for_number(num))))
 
     def _invalid(self, raw: str) -> str:
-        return f'phone "{raw}" is not a valid number for region {self.region}'
+        return f'phone "{_shown(raw)}" is not a valid number for region {self.region}'
 
     def slow(self, raw: str) -> Phone | None:
         """The library's own answer (tests compare it with the fast path)."""

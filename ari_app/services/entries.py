@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import and_, func, select, text
+from sqlalchemy import and_, exists, func, insert, literal, not_, select, text
 
 from ari_app.db.runtime import Database
 from ari_app.db.tables import CampaignEntry, Contact, ContactPhone, DncNumber
@@ -147,8 +147,9 @@ async def list_entries(db: Database, campaign: str, state: str | None = None, li
 async def add_to_campaign(db: Database, campaign: str, expression: str, *, dry_run: bool = False) -> dict:
     """Add the directory contacts matching ``expression`` to ``campaign`` (their first number).
 
-    Contacts whose number is already in the campaign, repeats another selected contact's number, or
-    is on a do-not-call list are counted and skipped.
+    Contacts whose number is already in the campaign, repeats another selected contact's number
+    (the lowest contact id wins), or is on a do-not-call list are counted and skipped. Set-based:
+    one counting query and one INSERT ... SELECT, whatever the size of the directory.
     """
     async with db.transaction() as s:
         camp = await find_campaign(s, campaign, lock=True)
@@ -157,37 +158,27 @@ async def add_to_campaign(db: Database, campaign: str, expression: str, *, dry_r
                               func.row_number().over(partition_by=ContactPhone.contact_id,
                                                      order_by=(ContactPhone.position, ContactPhone.id)).label("rn"))
                        .subquery())
-        matched = (select(Contact.id.label("contact_id"), first_phone.c.e164, Contact.timezone)
+        in_campaign = exists().where(CampaignEntry.campaign_id == camp["id"],
+                                     CampaignEntry.phone_e164 == first_phone.c.e164)
+        on_dnc = exists().where(DncNumber.e164 == first_phone.c.e164)
+        matched = (select(Contact.id.label("contact_id"), first_phone.c.e164, Contact.timezone,
+                          func.row_number().over(partition_by=first_phone.c.e164, order_by=Contact.id).label("rank"),
+                          in_campaign.label("in_campaign"), on_dnc.label("on_dnc"))
                    .join(first_phone, and_(first_phone.c.contact_id == Contact.id, first_phone.c.rn == 1))
                    .where(cond).subquery())
-        candidates = (await s.execute(select(matched.c.contact_id, matched.c.e164, matched.c.timezone)
-                                      .order_by(matched.c.contact_id))).all()
-        existing = set((await s.execute(select(CampaignEntry.phone_e164).where(
-            CampaignEntry.campaign_id == camp["id"], CampaignEntry.phone_e164.in_({c.e164 for c in candidates}))))
-            .scalars()) if candidates else set()
-        on_dnc = set((await s.execute(select(DncNumber.e164).where(
-            DncNumber.e164.in_({c.e164 for c in candidates})))).scalars()) if candidates else set()
-        rows, seen = [], set()
-        already = repeated = dnc = 0
-        for c in candidates:
-            if c.e164 in existing:
-                already += 1
-            elif c.e164 in seen:
-                repeated += 1
-            elif c.e164 in on_dnc:
-                dnc += 1
-            else:
-                seen.add(c.e164)
-                rows.append({"campaign_id": camp["id"], "contact_id": c.contact_id, "phone_e164": c.e164,
-                             "timezone": c.timezone})
-        if rows and not dry_run:
-            await s.execute(text(
-                "insert into campaign_entries (campaign_id, contact_id, phone_e164, timezone, state) "
-                "select :cid, c, p, z, 'ready' from unnest(cast(:cs as bigint[]), cast(:ps as text[]), "
-                "cast(:zs as text[])) as t(c, p, z)"),
-                {"cid": camp["id"], "cs": [r["contact_id"] for r in rows], "ps": [r["phone_e164"] for r in rows],
-                 "zs": [r["timezone"] for r in rows]})
+        m = matched.c
+        total, already, repeated, dnc = (await s.execute(select(
+            func.count(),
+            func.count().filter(m.in_campaign),
+            func.count().filter(not_(m.in_campaign), m.rank > 1),
+            func.count().filter(not_(m.in_campaign), m.rank == 1, m.on_dnc)))).one()
+        added = total - already - repeated - dnc
+        if added and not dry_run:
+            await s.execute(insert(CampaignEntry).from_select(
+                ["campaign_id", "contact_id", "phone_e164", "timezone", "state"],
+                select(literal(camp["id"]), m.contact_id, m.e164, m.timezone, literal("ready"))
+                .where(not_(m.in_campaign), m.rank == 1, not_(m.on_dnc))))
         if dry_run:
             await s.rollback()
-    return {"campaign": camp["name"], "matched": len(candidates), "added": len(rows), "already_in_campaign": already,
+    return {"campaign": camp["name"], "matched": total, "added": added, "already_in_campaign": already,
             "same_number_as_another_contact": repeated, "dnc_skipped": dnc, "dry_run": dry_run}

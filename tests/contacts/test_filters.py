@@ -107,3 +107,19 @@ def test_given_directory_when_listed_with_filter_then_matching_contacts_with_the
         ("Jana Nováková", "+420601123456", "Europe/Prague")]
     unknown = json.loads(cli("contacts", "list", "--filter", "timezone is null", "--json").out)
     assert unknown == []
+
+
+def test_given_dnc_and_shared_numbers_when_added_by_filter_then_skipped_and_counted(cli, sql, directory,
+                                                                                    make_campaign, tmp_path):
+    make_campaign("src2")
+    path = tmp_path / "twin.csv"
+    path.write_text("Tel;Name;City\n+420 601 123 456;Jana again;Praha\n", encoding="utf-8")
+    assert cli("contacts", "import", path, "--campaign", "src2", "--map", "phone=Tel,name=Name").code == 0
+    assert cli("dnc", "add", "+420601123457").code == 0
+    out = _add(cli, "city = Praha")
+    assert (out["matched"], out["added"], out["same_number_as_another_contact"], out["dnc_skipped"]) == (4, 2, 1, 1)
+    assert _dst_names(sql) == sorted(["Jana Nováková", HOSTILE])
+    dry = cli("contacts", "add-to-campaign", "--campaign", "src2", "--filter", "city = Brno", "--dry-run", "--json")
+    assert json.loads(dry.out)["added"] == 1
+    assert sql("select count(*) as n from campaign_entries e join campaigns c on c.id = e.campaign_id "
+               "where c.name = 'src2'")[0]["n"] == 1

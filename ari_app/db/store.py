@@ -200,6 +200,11 @@ async def apply_entry_update(
     await session.execute(update(CampaignEntry).where(CampaignEntry.id == entry_id).values(**values))
     if upd.add_to_dnc:
         await add_to_dnc(session, phone_e164, source=source, now=now)
+    if upd.callback_at is not None:
+        await session.execute(text(
+            "insert into callbacks (campaign_id, entry_id, contact_id, phone_e164, due_at, owner_agent_id, created_by) "
+            "select campaign_id, id, contact_id, :p, :due, :owner, :by from campaign_entries where id = :e"),
+            {"p": phone_e164, "due": upd.callback_at, "owner": upd.owner_agent_id, "by": source, "e": entry_id})
 
 
 async def add_to_dnc(session: AsyncSession, e164: str, *, source: str, now: dt.datetime) -> None:

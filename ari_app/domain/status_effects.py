@@ -51,6 +51,7 @@ class EntryUpdate:
     owner_agent_id: int | None = None
     progressive_only: bool = False
     add_to_dnc: bool = False
+    callback_at: dt.datetime | None = None  # a personal callback for owner_agent_id at this time
     reason: str = ""
 
 
@@ -86,7 +87,7 @@ def apply_status(
     if system is SystemStatus.MY_RECORD:
         if when is None or agent_id is None:
             raise ValueError("a my-record status needs an agent and a date and time")
-        return EntryUpdate(EntryState.READY, not_before=when, owner_agent_id=agent_id,
+        return EntryUpdate(EntryState.CALLBACK, owner_agent_id=agent_id, callback_at=when,
                            reason=f"personal callback for agent {agent_id}")
 
     if facts.attempts >= facts.max_attempts:

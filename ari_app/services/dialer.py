@@ -62,6 +62,10 @@ class Prompt:
     CALLBACK = "sound:dialer-callback"
     DATE = "sound:dialer-enter-date"
     DATE_INVALID = "sound:dialer-invalid-date"
+    DATE_PAST = "sound:dialer-date-in-past"
+    DATE_OUTSIDE_HOURS = "sound:dialer-outside-calling-hours"
+    DATE_READBACK = "sound:dialer-you-entered"
+    DATE_CONFIRM = "sound:dialer-press-1-to-confirm-2-to-change"
 
 
 # --- internal events ------------------------------------------------------------------------
@@ -780,6 +784,7 @@ class DialerService:
 
     async def _agent_ready(self, agent: AgentLive, reason: str) -> None:
         agent.call, agent.offer, agent.pending_status, agent.digits = None, None, None, ""
+        agent.pending_when = None
         agent.phase = Phase.IDLE
         agent.bump()
         if agent.pause_requested:
@@ -949,17 +954,32 @@ class DialerService:
         await self._dispose(agent, status)
 
     async def _date_key(self, agent: AgentLive, digit: str) -> None:
+        """Keyed YYYYMMDDHHMM# in the contact's time; read back; 1 confirms, 2 keys it again."""
+        call = agent.call
+        campaign = self.campaigns.get(call.campaign_id) if call else None
+        if agent.pending_when is not None:  # waiting for the confirmation
+            if digit == "1":
+                when, agent.pending_when = agent.pending_when, None
+                await self._dispose(agent, agent.pending_status, when=when)
+            elif digit == "2":
+                agent.pending_when, agent.digits = None, ""
+                await self._play(agent.channel_id, Prompt.DATE)
+            return
         if digit != "#":
             agent.digits += digit
             return
         text, agent.digits = agent.digits, ""
-        call = agent.call
-        tz = (call.timezone if call else None) or (self.campaigns[call.campaign_id].timezone if call and call.campaign_id in self.campaigns else "UTC")
+        tz = (call.timezone if call else None) or (campaign.timezone if campaign else "UTC")
         when = parse_keyed_datetime(text, tz)
-        if when is None or when <= self.now():
+        if when is None:
             await self._play(agent.channel_id, [Prompt.DATE_INVALID, Prompt.DATE])
-            return
-        await self._dispose(agent, agent.pending_status, when=when)
+        elif when <= self.now():
+            await self._play(agent.channel_id, [Prompt.DATE_PAST, Prompt.DATE])
+        elif campaign is not None and not campaign.calling_hours.allows(tz, when):
+            await self._play(agent.channel_id, [Prompt.DATE_OUTSIDE_HOURS, Prompt.DATE])
+        else:
+            agent.pending_when = when
+            await self._play(agent.channel_id, [Prompt.DATE_READBACK, f"digits:{text}", Prompt.DATE_CONFIRM])
 
     async def _dispose(self, agent: AgentLive, status: StatusView | None, *, when: dt.datetime | None = None,
                        reason: str = "") -> None:

@@ -87,6 +87,7 @@ class AgentLive:
     call: CallLive | None = None  # current call, or the one being wrapped up
     offer: Offer | None = None
     pending_status: StatusView | None = None
+    pending_when: dt.datetime | None = None  # keyed date read back, waiting for confirmation
     push_timeouts: int = 0
     inactive_flag: bool = False
     token: int = 0  # bumps on every phase change so stale timers do nothing

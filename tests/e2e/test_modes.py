@@ -193,3 +193,28 @@ async def test_given_five_wrong_pins_across_calls_then_login_locked_even_with_th
     await phone.press("1234#")  # the right PIN, but locked
     await eventually(lambda: not phone.is_up, what="locked agent hung up")
     assert sql("select count(*) as n from agent_sessions")[0]["n"] == 0
+
+
+async def test_given_my_record_status_then_agent_keys_a_date_read_back_and_a_personal_callback_is_created(db, sql, sim, dialer):
+    cid = create_campaign(sql, mode="progressive", wrapup_seconds=60, calling_hours_start="08:00", calling_hours_end="21:00")
+    mine = add_status(sql, cid, "Interested", "my_record", dtmf="5")
+    agent_id = add_agent(sql, "1001", campaigns=[cid])
+    sim.script_number("+390611119501", answer_after=0.2, talk=0.5)
+    (entry,) = add_entries(sql, cid, ["+390611119501"], tz="Europe/Rome")
+    phone = await login(sim, dialer, "1001")
+    await eventually(lambda: any(a.phase == "wrap_up" for a in dialer.agents.values()), what="wrap-up")
+    await phone.press("5#")
+    await eventually(lambda: "sound:dialer-enter-date" in sim.media_played(phone.channel_id), what="asked for a date")
+    await phone.press("202001011000#")  # in the past
+    await eventually(lambda: "sound:dialer-date-in-past" in sim.media_played(phone.channel_id), what="past refused")
+    await phone.press("203001152230#")  # 22:30 in Rome: outside calling hours
+    await eventually(lambda: "sound:dialer-outside-calling-hours" in sim.media_played(phone.channel_id), what="night refused")
+    await phone.press("203001151000#")
+    await eventually(lambda: "digits:203001151000" in sim.media_played(phone.channel_id), what="read back")
+    assert sql("select count(*) as n from callbacks")[0]["n"] == 0  # nothing before the confirmation
+    await phone.press("1")
+    cb = (await eventually(lambda: sql("select * from callbacks"), what="callback created"))[0]
+    assert cb["owner_agent_id"] == agent_id and cb["state"] == "pending"
+    assert cb["due_at"].isoformat() == "2030-01-15T09:00:00+00:00"  # 10:00 CET
+    assert sql("select state from campaign_entries where id = %s", (entry,))[0]["state"] == "callback"
+    assert sql("select disposition_status_id from attempts")[0]["disposition_status_id"] == mine

@@ -43,7 +43,7 @@ def test_given_not_before_status_then_held_until_date():
 def test_given_my_record_then_owned_by_agent():
     when = NOW + dt.timedelta(hours=2)
     upd = apply_status(EntryFacts(1, 5, 1), Outcome.ANSWERED, st(SystemStatus.MY_RECORD), RULES, NOW, agent_id=7, when=when)
-    assert upd.owner_agent_id == 7 and upd.not_before == when
+    assert (upd.state, upd.owner_agent_id, upd.callback_at) == (EntryState.CALLBACK, 7, when)
 
 
 def test_given_call_progressive_then_retried_only_with_guaranteed_agent():

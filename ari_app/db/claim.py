@@ -67,6 +67,10 @@ _BRANCH = """
        and not exists (select 1 from attempts a where a.phone_e164 = e.phone_e164 and a.ended_at is null)
        and not exists (select 1 from callbacks cb where cb.state = 'pending' and cb.campaign_id = e.campaign_id
                          and cb.contact_id = e.contact_id)
+       and not (cast(:rule_72h as boolean) and not cast(:guaranteed as boolean) and exists (
+             select 1 from (select a.abandoned, a.ended_at from attempts a where a.phone_e164 = e.phone_e164
+                             order by a.id desc limit 1) last
+              where last.abandoned and last.ended_at > cast(:now as timestamptz) - interval '72 hours'))
      order by {order}
      limit :limit
        for update of e skip locked
@@ -114,6 +118,7 @@ async def claim_entries(
     guaranteed: bool = False,
     for_agent: int | None = None,
     new_state: EntryState = EntryState.DIALING,
+    rule_72h: bool = False,
 ) -> list[ClaimedEntry]:
     """Claim up to ``limit`` entries; the caller commits (short transaction)."""
     if limit <= 0:
@@ -127,6 +132,7 @@ async def claim_entries(
         "campaign_zone_open": campaign_zone_open,
         "for_agent": for_agent,
         "guaranteed": guaranteed,
+        "rule_72h": rule_72h,
         "limit": limit,
         "new_state": str(new_state),
         "lease_owner": lease_owner,

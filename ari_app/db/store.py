@@ -78,6 +78,7 @@ async def load_campaigns(session: AsyncSession, states: Sequence[str] = ("active
                 default_status_id=c.default_status_id or call_status.get(c.id),
                 callback_grace_seconds=int((c.options or {}).get("callback_grace_seconds", 300)),
                 supervisor_tone=bool((c.options or {}).get("supervisor_tone", False)),
+                rule_72h=bool((c.options or {}).get("rule_72h", False)),
                 statuses=tuple(statuses[c.id]), agent_ids=frozenset(agents[c.id]),
             )
         )

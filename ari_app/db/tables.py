@@ -235,6 +235,7 @@ class Attempt(Base):
         # Never two open calls to one number, whatever the campaign or instance.
         Index("uq_attempts_open_phone", "phone_e164", unique=True, postgresql_where=text("ended_at is null")),
         Index("ix_attempts_campaign_created", "campaign_id", "created_at"),
+        Index("ix_attempts_phone", "phone_e164", "id"),
         Index("ix_attempts_entry", "entry_id"),
     )
 

@@ -51,6 +51,8 @@ def explain_entry(
     agents_ready: frozenset[int] = frozenset(),
     agent_guaranteed: bool = False,
     pending_callback: str | None = None,
+    rule_72h: bool = False,
+    last_abandoned_at: dt.datetime | None = None,
 ) -> Verdict:
     flags: list[str] = []
     zone = entry.timezone
@@ -84,6 +86,11 @@ def explain_entry(
     if not campaign.calling_hours.allows(zone, now):
         hours = f"{campaign.calling_hours.start:%H:%M}-{campaign.calling_hours.end:%H:%M}"
         return blocked("calling_hours", f"outside calling hours {hours}: contact local time is {local_time_text(zone, now)}")
+    if rule_72h and not agent_guaranteed and last_abandoned_at is not None \
+            and now < last_abandoned_at + dt.timedelta(hours=72):
+        until = last_abandoned_at + dt.timedelta(hours=72)
+        return blocked("72_hour", f"the last call was abandoned: no call without a guaranteed agent until "
+                                  f"{local_time_text(zone, until)} (contact time)")
     if entry.progressive_only and not agent_guaranteed:
         return blocked("call_progressive", "the entry is retried only when an agent is guaranteed for it")
     return Verdict(True, "ok", "the entry would be dialled now", tuple(flags))

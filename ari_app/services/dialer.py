@@ -429,7 +429,7 @@ class DialerService:
             campaign_id=campaign.id, now=now, max_attempts=campaign.max_attempts,
             calling_hours=campaign.calling_hours,
             campaign_zone_open=campaign.calling_hours.allows(campaign.timezone, now),
-            lease_owner=self.instance_id, lease_seconds=self.lease_seconds,
+            lease_owner=self.instance_id, lease_seconds=self.lease_seconds, rule_72h=campaign.rule_72h,
         )
 
     async def place_calls(self, campaign: CampaignConfig, now: dt.datetime, count: int, *, guaranteed: bool) -> int:

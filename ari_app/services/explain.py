@@ -70,7 +70,9 @@ async def explain(db: Database, campaign_name: str, phone: str, now: dt.datetime
                     "   and cb.contact_id = :k order by cb.due_at limit 1) as callback_due, "
                     "(select a.extension from callbacks cb join agents a on a.id = cb.owner_agent_id "
                     "  where cb.state = 'pending' and cb.campaign_id = :c and cb.contact_id = :k "
-                    "  order by cb.due_at limit 1) as callback_owner"
+                    "  order by cb.due_at limit 1) as callback_owner, "
+                    "(select case when a.abandoned then a.ended_at end from attempts a where a.phone_e164 = :p "
+                    "  order by a.id desc limit 1) as last_abandoned_at"
                 ),
                 {"p": e164, "c": campaign.id, "k": entry.contact_id},
             )
@@ -98,6 +100,7 @@ async def explain(db: Database, campaign_name: str, phone: str, now: dt.datetime
         pending = f"a callback for {who} is pending, due {local_time_text(zone, row.callback_due)} (contact time)"
     verdict = explain_entry(
         facts, entry_facts, now, on_dnc=row.on_dnc, open_call=row.open_call, agents_ready=frozenset(row.ready),
-        pending_callback=pending,
+        pending_callback=pending, rule_72h=bool((campaign.options or {}).get("rule_72h")),
+        last_abandoned_at=row.last_abandoned_at,
     )
     return Explanation(campaign.name, e164, entry.id, verdict, local_time_text(zone, now), entry.timezone)

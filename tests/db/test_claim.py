@@ -119,3 +119,25 @@ async def test_given_dst_change_day_then_claim_respects_contact_local_calling_ho
 
     assert await claim_at(dt.datetime(2026, 3, 8, 11, 59, tzinfo=dt.timezone.utc)) == []
     assert len(await claim_at(dt.datetime(2026, 3, 8, 12, 0, tzinfo=dt.timezone.utc))) == 1
+
+
+async def test_given_72_hour_rule_then_number_with_abandoned_last_call_waits_unless_agent_guaranteed(db, sql):
+    cid = sql("insert into campaigns (name, mode, state, timezone, options) values ('uk', 'predictive', 'active', 'UTC', "
+              "'{\"rule_72h\": true}') returning id")[0]["id"]
+    contact = sql("insert into contacts (name) values ('x') returning id")[0]["id"]
+    sql("insert into campaign_entries (campaign_id, contact_id, phone_e164, timezone) values (%s, %s, '+447700900123', 'UTC')",
+        (cid, contact))
+    sql("insert into attempts (campaign_id, phone_e164, channel_id, ended_at, outcome, abandoned) "
+        "values (%s, '+447700900123', 'x', %s, 'abandoned', true)", (cid, NOW - dt.timedelta(hours=71)))
+
+    async def claim(now, guaranteed):
+        async with db.transaction() as s:
+            got = await claim_entries(s, campaign_id=cid, limit=1, now=now, max_attempts=5, calling_hours=CallingHours(),
+                                      campaign_zone_open=True, lease_owner="a", lease_seconds=60, rule_72h=True,
+                                      guaranteed=guaranteed)
+            await s.rollback()
+        return len(got)
+
+    assert await claim(NOW, guaranteed=False) == 0
+    assert await claim(NOW, guaranteed=True) == 1  # an agent is waiting for this call: allowed
+    assert await claim(NOW + dt.timedelta(hours=1, minutes=1), guaranteed=False) == 1

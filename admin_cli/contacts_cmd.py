@@ -50,7 +50,7 @@ class _Progress:
                                       "column numbers (1-based) with --no-header.")
 @click.option("--has-header/--no-header", default=True, show_default=True)
 @click.option("--delimiter", help="Field delimiter (default: sniffed among ; , tab |). 'tab' for a tab.")
-@click.option("--encoding", help="File encoding (default: UTF-8 if valid, else cp1250 or ISO-8859-1 by content).")
+@click.option("--encoding", help="File encoding (default: UTF-8 if valid, else cp1250 or ISO-8859-1/cp1252 by content).")
 @click.option("--region", help="Region for numbers without +country code (default: the campaign's).")
 @click.option("--dry-run", is_flag=True, help="Check everything, write nothing.")
 @json_option

@@ -66,36 +66,50 @@ _CENTRAL = set("ąćęłńóśźżáčďéěíňóřšťúůýž" + "ĄĆĘŁŃ�
 _WESTERN = set("àèéìíîòóùúãõçáâêôüÀÈÉÌÍÎÒÓÙÚÃÕÇÁÂÊÔÜ")
 
 
+def _western(data: bytes) -> str:
+    """ISO-8859-1, or its Windows superset cp1252 when the file uses its extra characters (’ “ ” €)."""
+    if any(0x80 <= b <= 0x9F for b in data):
+        try:
+            data.decode("cp1252")
+            return "cp1252"
+        except UnicodeDecodeError:
+            pass
+    return "iso-8859-1"
+
+
 def _cp1250_or_latin1(data: bytes) -> str:
-    """cp1250 (Polish, Czech) or ISO-8859-1 (Italian, Portuguese) for bytes that are not UTF-8."""
+    """cp1250 (Polish, Czech) or ISO-8859-1/cp1252 (Italian, Portuguese) for bytes that are not UTF-8.
+
+    Each byte >= 0x80 that decodes to different characters counts for the side on which it is a
+    letter of our users' languages; when it is one on both sides (è/č, ì/ě, ò/ň, ù/ů), Italian
+    accents end words and Czech ones sit inside them.
+    """
+    western = _western(data)
     try:
         as_cp = data.decode("cp1250")
     except UnicodeDecodeError:
-        return "iso-8859-1"
-    as_latin = data.decode("iso-8859-1")
-    central = western = 0
-    n = len(as_latin)
+        return western
+    as_w = data.decode(western)
+    central_score = western_score = 0
+    n = len(as_w)
     for i, byte in enumerate(data):
         if byte < 0x80:
             continue
-        c, w = as_cp[i], as_latin[i]
+        c, w = as_cp[i], as_w[i]
         if c == w:
             continue
         in_c, in_w = c in _CENTRAL, w in _WESTERN
-        if "\x80" <= w <= "\x9f":  # a C1 control in latin-1 is a letter in cp1250 (š ś ž ź ť)
-            central += 2
-        elif in_c and not in_w:
-            central += 1
+        if in_c and not in_w:
+            central_score += 1
         elif in_w and not in_c:
-            western += 1
+            western_score += 1
         elif in_c and in_w:
-            # è/č, ì/ě, ò/ň, ù/ů: Italian accents end words, Czech ones sit inside them
-            end_of_word = i + 1 >= n or not as_latin[i + 1].isalpha()
+            end_of_word = i + 1 >= n or not as_w[i + 1].isalpha()
             if end_of_word:
-                western += 1
+                western_score += 1
             else:
-                central += 1
-    return "cp1250" if central > western else "iso-8859-1"
+                central_score += 1
+    return "cp1250" if central_score > western_score else western
 
 
 def decode(data: bytes, name: str, encoding: str | None) -> tuple[str, str]:

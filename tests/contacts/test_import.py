@@ -241,6 +241,9 @@ async def test_given_two_imports_of_one_file_at_once_then_each_number_once_and_o
     ("Łódź;Wiśniewski\n", "cp1250", "cp1250"),
     ("João Conceição;Simões\n", "latin-1", "iso-8859-1"),
     ("Niccolò;Děčín\n", "utf-8", "utf-8"),
+    ("L’Aquila;città;“Bar Sport”;10 €\n", "cp1252", "cp1252"),  # Windows Italian: smart quotes, euro
+    ("Tomáš Šťastný;Žďár\n", "cp1250", "cp1250"),
+    ("Łukasz „Kowal” Wiśniewski\n", "cp1250", "cp1250"),
 ])
 def test_given_bytes_in_a_users_encoding_when_sniffed_then_that_encoding(text_, codec, expected):
     from ari_app.services.contacts_import import decode

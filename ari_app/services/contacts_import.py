@@ -500,12 +500,12 @@ async def import_contacts(db: Database, path: str | Path, *, campaign: str, mapp
             "on commit drop"))
         await session.execute(text(
             "create temp table import_phones (line int, position int, e164 text, raw text) on commit drop"))
-        # Batches are validated in a worker thread while the server writes the previous batch: the
-        # import takes about max(Python, PostgreSQL) rather than their sum. One transaction still.
         # Rows of this file never repeat each other (checked in Python), so only entries that were in
         # the campaign before the import can be duplicates; a new campaign needs no check.
         camp["had_entries"] = (await session.execute(text(
             "select exists (select 1 from campaign_entries where campaign_id = :cid)"), {"cid": camp["id"]})).scalar()
+        # Batches are validated in a worker thread while the server writes the previous batch: the
+        # import takes about max(Python, PostgreSQL) rather than their sum. One transaction still.
         loop = asyncio.get_running_loop()
         batches = stage_rows(table, cols, reg, report, progress, chunk=BATCH_ROWS)
         pending = loop.run_in_executor(None, next, batches, None)

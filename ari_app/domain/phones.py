@@ -107,6 +107,18 @@ def _prefix_zones(digits: str) -> tuple[str, ...]:
     return (UNKNOWN_ZONE,)
 
 
+@functools.lru_cache(maxsize=None)
+def _zone_exceptions(cc: int) -> tuple[str | None, tuple[tuple[int, frozenset[str]], ...]]:
+    """The zone of the country code, and the prefixes (grouped by length) whose zone differs."""
+    key = str(cc)
+    default = pick_zone(_prefix_zones(key))
+    by_len: dict[int, set[str]] = {}
+    for k, zones in TIMEZONE_DATA.items():
+        if k.startswith(key) and k != key and pick_zone(tuple(zones)) != default:
+            by_len.setdefault(len(k), set()).add(k)
+    return default, tuple((n, frozenset(v)) for n, v in sorted(by_len.items()))
+
+
 @functools.lru_cache(maxsize=200_000)
 def _geo_pick(prefix: str) -> str | None:
     return pick_zone(_prefix_zones(prefix))
@@ -119,6 +131,9 @@ def _zone_fast(cc: int, nsn: str) -> str | None:
     if constant is not None:
         return pick_zone(constant)
     digits = f"{cc}{nsn}"
+    default, exceptions = _zone_exceptions(cc)
+    if not any(digits[:n] in keys for n, keys in exceptions):
+        return default  # every prefix this number can match gives the country's zone
     geographic = _geo_pick(digits[:TIMEZONE_LONGEST_PREFIX])
     country = _geo_pick(str(cc))
     if geographic == country:

@@ -206,8 +206,7 @@ def _fast_valid(cc: int, nsn: str) -> bool:
                     chosen = region
                     break
             elif pats.known_type(nsn):
-                chosen = region
-                break
+                return True  # region_code_for_number chose it because the number is valid there
     if chosen is None:
         return False
     pats = _patterns(chosen)

@@ -453,3 +453,19 @@ async def orphaned_dispositions(session: AsyncSession, instance_id: str, exclude
         "  and a.disposition_at is null and not (a.id = any(:busy))"),
         {"me": instance_id, "busy": list(exclude_attempts)})
     return list(rows.all())
+
+
+async def record_pin_result(session: AsyncSession, agent_id: int, ok: bool, now: dt.datetime, *,
+                            lock_after: int, lockout: dt.timedelta) -> bool:
+    """Count consecutive failures; lock the login after ``lock_after`` of them. Returns: locked now."""
+    if ok:
+        await session.execute(update(Agent).where(Agent.id == agent_id).values(failed_pin_count=0, locked_until=None))
+        return False
+    failed = (await session.execute(
+        update(Agent).where(Agent.id == agent_id).values(failed_pin_count=Agent.failed_pin_count + 1)
+        .returning(Agent.failed_pin_count))).scalar_one()
+    if failed >= lock_after:
+        await session.execute(update(Agent).where(Agent.id == agent_id)
+                              .values(failed_pin_count=0, locked_until=now + lockout))
+        return True
+    return False

@@ -539,8 +539,7 @@ class DialerService:
 
     async def _connect_or_wait(self, call: CallLive) -> None:
         agent = self._free_agent_for(call)
-        if agent is not None:
-            await self._connect(call, agent)
+        if agent is not None and await self._connect(call, agent):
             return
         loop = asyncio.get_running_loop()
         remaining = CONNECT_WINDOW - (loop.time() - (call.answered_mono or loop.time()))
@@ -549,8 +548,14 @@ class DialerService:
         async with self.db.transaction() as s:
             await store.mark_attempt(s, call.attempt_id, answered_at=call.answered_at, state="answered")
 
-    async def _connect(self, call: CallLive, agent: AgentLive) -> None:
-        await self.ari.add_to_bridge(agent.bridge_id, [call.channel_id])
+    async def _connect(self, call: CallLive, agent: AgentLive) -> bool:
+        """Bridge the customer into the agent's bridge. False when Asterisk refuses (the customer
+        hung up a moment ago): the agent stays free and the ChannelDestroyed closes the call."""
+        try:
+            await self.ari.add_to_bridge(agent.bridge_id, [call.channel_id])
+        except AriError as exc:
+            log.info("attempt %s: not bridged to agent %s (%s)", call.attempt_id, agent.extension, exc.message)
+            return False
         call.advance(AttemptEvent.BRIDGED)
         if call.answered_mono is not None:
             self.metrics.connect_latency_ms.append((asyncio.get_running_loop().time() - call.answered_mono) * 1000)
@@ -565,15 +570,16 @@ class DialerService:
         await self._set_agent_state(agent, AgentState.ON_CALL, f"attempt {call.attempt_id}")
         log.info("attempt %s connected to agent %s", call.attempt_id, agent.extension)
         await self.supervision.on_agent_connected(agent)
+        return True
 
     async def _serve_waiting(self, agent: AgentLive) -> bool:
         """An agent just became ready: the oldest answered call waiting for one gets them."""
         waiting = [c for c in self.calls.values() if c.state is AttemptState.ANSWERED and c.reserved_for is None
                    and c.campaign_id in agent.campaign_ids]
-        if not waiting:
-            return False
-        await self._connect(min(waiting, key=lambda c: c.answered_mono or 0.0), agent)
-        return True
+        for call in sorted(waiting, key=lambda c: c.answered_mono or 0.0):
+            if await self._connect(call, agent):
+                return True
+        return False
 
     async def _abandon(self, call: CallLive) -> None:
         if call.state is not AttemptState.ANSWERED:
@@ -671,25 +677,26 @@ class DialerService:
         self._spawn(self._verify_pin(agent.channel_id, agent.extension, pin))
 
     async def _verify_pin(self, channel_id: str, extension: str, pin: str) -> None:
+        """Two short transactions around the hash check: no pooled connection is held while argon2
+        runs, or a team logging in at once would starve the event consumer of connections."""
         from ari_app.services.pins import verify_pin
 
         now = self.now()
         async with self.db.transaction() as s:
             row = await store.agent_by_extension(s, extension)
-            if row is not None and row.locked_until and row.locked_until > now:
-                self.post(PinChecked(channel_id, row.id, row.display_name, False, True, frozenset()))
-                return
-            ok = row is not None and row.active and await asyncio.to_thread(verify_pin, row.pin_hash, pin)
-            locked = False
-            if row is not None and not ok:
-                row.failed_pin_count += 1
-                if row.failed_pin_count >= LOCKOUT_AFTER:
-                    row.locked_until, row.failed_pin_count = now + LOCKOUT, 0
-                    locked = True
-            elif row is not None:
-                row.failed_pin_count, row.locked_until = 0, None
-            campaigns = frozenset(await store.agent_campaigns(s, row.id)) if ok else frozenset()
-        self.post(PinChecked(channel_id, row.id if row else None, row.display_name if row else "", ok, locked, campaigns))
+            facts = (row.id, row.display_name, row.pin_hash, row.active, row.locked_until) if row else None
+        if facts is None:
+            self.post(PinChecked(channel_id, None, "", False, False, frozenset()))
+            return
+        agent_id, name, pin_hash, active, locked_until = facts
+        if locked_until and locked_until > now:
+            self.post(PinChecked(channel_id, agent_id, name, False, True, frozenset()))
+            return
+        ok = active and await asyncio.to_thread(verify_pin, pin_hash, pin)
+        async with self.db.transaction() as s:
+            locked = await store.record_pin_result(s, agent_id, ok, now, lock_after=LOCKOUT_AFTER, lockout=LOCKOUT)
+            campaigns = frozenset(await store.agent_campaigns(s, agent_id)) if ok else frozenset()
+        self.post(PinChecked(channel_id, agent_id, name, ok, locked, campaigns))
 
     async def _pin_checked(self, agent: AgentLive, result: "PinChecked") -> None:
         locked, ok, campaigns = result.locked, result.ok, set(result.campaigns)
@@ -721,8 +728,15 @@ class DialerService:
             self.agents.pop(other.channel_id, None)
             await self._hangup(other.channel_id)
         agent.bridge_id = f"agent-{agent.session_id}"
-        await self.ari.create_bridge(agent.bridge_id)
-        await self.ari.add_to_bridge(agent.bridge_id, [agent.channel_id])
+        try:
+            await self.ari.create_bridge(agent.bridge_id)
+            await self.ari.add_to_bridge(agent.bridge_id, [agent.channel_id])
+        except AriError as exc:
+            # No bridge, no calls: undo the login rather than leave a ready agent nobody can reach.
+            log.warning("agent %s: login failed setting up the bridge (%s)", agent.extension, exc.message)
+            await self.on_agent_gone(agent, f"bridge set-up failed: {exc.message}")
+            await self._hangup(agent.channel_id)
+            return
         agent.state, agent.since, agent.phase = AgentState.READY, now, Phase.IDLE
         agent.bump()
         log.info("agent %s logged in to campaigns %s", agent.extension, sorted(campaigns))

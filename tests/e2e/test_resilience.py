@@ -166,3 +166,27 @@ async def test_given_service_killed_mid_campaign_when_restarted_then_nothing_los
     assert sql("select count(*) as n from campaign_entries where state = 'dialing'")[0]["n"] == 0
     assert sql("select count(*) as n from attempts where outcome = 'answered' and disposition_at is null")[0]["n"] == 0
     assert _overlapping_calls_to_one_number(sim) == []
+
+
+async def test_given_asterisk_refuses_the_bridge_then_agent_stays_free_and_next_call_connects(db, sql, sim, dialer):
+    cid = create_campaign(sql, mode="progressive", wrapup_seconds=1)
+    add_agent(sql, "1001", campaigns=[cid])
+    for n in ("+390611112201", "+390611112202"):
+        sim.script_number(n, answer_after=1.0, talk=0.5)
+    add_entries(sql, cid, ["+390611112201", "+390611112202"])
+    await login(sim, dialer, "1001")
+    sim.fail_next("POST", r"^/ari/bridges/[^/]+/addChannel$", status=400, count=1)  # the customer's bridging
+    rows = await eventually(lambda: len(r := sql("select * from attempts where ended_at is not null order by id")) == 2 and r,
+                            timeout=20, what="both calls ended")
+    assert rows[0]["connected_at"] is None and rows[0]["abandoned"]  # message after 2 s, recorded honestly
+    assert rows[1]["connected_at"] is not None  # the agent was not left stuck
+
+
+async def test_given_bridge_set_up_fails_at_login_then_login_is_undone_and_phone_hung_up(db, sql, sim, dialer):
+    add_agent(sql, "1001", campaigns=[create_campaign(sql)])
+    sim.fail_next("POST", r"^/ari/bridges/[^/]+/addChannel$", status=500, count=1)
+    phone = sim.add_phone("1001", name="Agent")
+    await phone.dial("*50")
+    await phone.press("1234#")
+    await eventually(lambda: not phone.is_up, what="phone hung up")
+    assert sql("select count(*) as n from agent_sessions where logged_out_at is null")[0]["n"] == 0

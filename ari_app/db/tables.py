@@ -176,6 +176,9 @@ class CampaignEntry(Base):
     due_at: Mapped[dt.datetime] = mapped_column(
         TS,
         Computed("greatest(coalesce(next_attempt_at, '-infinity'), coalesce(not_before, '-infinity'))", persisted=True),
+        # Never loaded: it is -infinity for entries due at once, which Python cannot represent; it
+        # exists for the claim index only.
+        deferred=True,
     )
     owner_agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
     last_outcome: Mapped[str | None] = mapped_column(Text)

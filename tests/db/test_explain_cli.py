@@ -12,3 +12,51 @@ def test_given_72_hour_rule_then_explain_names_it_with_the_contact_time(cli, sql
     res = cli("campaign", "explain", "uk", "07700 900123", "--at", "2030-01-11T12:00+00:00")
     assert res.code == 0, res.err
     assert "BLOCKED by 72_hour" in res.out and "2030-01-13 12:00 GMT" in res.out
+
+
+def _entry(sql, **campaign):
+    cols = dict(name="it", mode="progressive", state="active", timezone="Europe/Rome", default_region="IT",
+                calling_hours_start="08:00", calling_hours_end="21:00")
+    cols.update(campaign)
+    names = ", ".join(cols)
+    cid = sql(f"insert into campaigns ({names}) values ({', '.join(['%s'] * len(cols))}) returning id", tuple(cols.values()))[0]["id"]
+    contact = sql("insert into contacts (name) values ('x') returning id")[0]["id"]
+    entry = sql("insert into campaign_entries (campaign_id, contact_id, phone_e164, timezone) "
+                "values (%s, %s, '+390612345678', 'Europe/Rome') returning id", (cid, contact))[0]["id"]
+    return cid, contact, entry
+
+
+def test_explain_names_calling_hours_with_the_contacts_local_time(cli, sql):
+    _entry(sql)
+    res = cli("campaign", "explain", "it", "06 1234 5678", "--at", "2030-01-15T21:30+01:00")
+    assert "BLOCKED by calling_hours" in res.out and "2030-01-15 21:30 CET" in res.out
+
+
+def test_explain_names_not_before_and_pending_callback_owner(cli, sql):
+    cid, contact, entry = _entry(sql)
+    sql("update campaign_entries set not_before = '2030-02-01 10:00+01' where id = %s", (entry,))
+    res = cli("campaign", "explain", "it", "+390612345678", "--at", "2030-01-15T10:00+01:00")
+    assert "BLOCKED by not_before" in res.out and "2030-02-01 10:00 CET" in res.out
+    sql("update campaign_entries set not_before = null where id = %s", (entry,))
+    agent = sql("insert into agents (extension, display_name, pin_hash) values ('1007', 'Ann', 'x') returning id")[0]["id"]
+    sql("insert into callbacks (campaign_id, entry_id, contact_id, phone_e164, due_at, owner_agent_id) "
+        "values (%s, %s, %s, '+390612345678', '2030-01-16 09:00+01', %s)", (cid, entry, contact, agent))
+    res = cli("campaign", "explain", "it", "+390612345678", "--at", "2030-01-15T10:00+01:00", "--json")
+    import json
+
+    body = json.loads(res.out)
+    assert body["rule"] == "callback_pending" and "agent 1007" in body["detail"] and not body["dialable"]
+
+
+def test_explain_names_closed_schedule_and_says_dialable_when_nothing_blocks(cli, sql):
+    _entry(sql, schedule='{"weekly": {"mon": [["09:00", "17:00"]]}}')
+    closed = cli("campaign", "explain", "it", "+390612345678", "--at", "2030-01-15T10:00+01:00")  # a Tuesday
+    assert "BLOCKED by schedule" in closed.out
+    open_ = cli("campaign", "explain", "it", "+390612345678", "--at", "2030-01-14T10:00+01:00")  # a Monday
+    assert "DIALABLE" in open_.out
+
+
+def test_explain_unknown_phone_is_one_sentence_and_non_zero(cli, sql):
+    _entry(sql)
+    res = cli("campaign", "explain", "it", "+390699999999")
+    assert res.code != 0 and res.err.strip() == "error: phone +390699999999 is not in campaign 'it'"

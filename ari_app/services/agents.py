@@ -150,6 +150,10 @@ async def delete_agent(db: Database, ext: str) -> None:
         if (await s.execute(text("select 1 from agent_sessions where agent_id = :a and logged_out_at is null"),
                             {"a": row["id"]})).first():
             raise UserError(f'agent "{ext}" is logged in; log it out before deleting it')
+        # The attempts ledger and the supervision audit keep who handled each call: such an agent
+        # stays (closed attempts are immutable, a trigger refuses even ON DELETE SET NULL).
+        if (await s.execute(text("select 1 from attempts where agent_id = :a limit 1"), {"a": row["id"]})).first():
+            raise UserError(f'agent "{ext}" has calls in the attempts ledger and cannot be deleted; make it inactive instead')
         if (await s.execute(text(
             "select 1 from monitoring_sessions where supervisor_id = :a or agent_id = :a limit 1"
         ), {"a": row["id"]})).first():

@@ -160,7 +160,14 @@ async def delete_status(db: Database, name: str) -> None:
         ), {"id": row["id"]})).scalar()
         if used:
             raise UserError(f'status "{name}" is the default status of campaign "{used}"; change that first')
-        # Linked campaign statuses go with it (FK cascade); entries and attempts keep their rows.
+        keyed = (await s.execute(text(
+            "select count(*) from attempts a join campaign_statuses cs on cs.id = a.disposition_status_id "
+            "where cs.status_id = :id"
+        ), {"id": row["id"]})).scalar()
+        if keyed:
+            raise UserError(f'status "{name}" is the disposition of {keyed} calls in the ledger and cannot be deleted; '
+                            f'make it inactive instead')
+        # Linked campaign statuses go with it (FK cascade).
         await s.execute(text("delete from statuses where id = :id"), {"id": row["id"]})
         log.info("status %s deleted", name)
 
@@ -238,5 +245,10 @@ async def remove_from_campaign(db: Database, status: str, campaign: str) -> None
             raise UserError(f'built-in status "{status}" cannot be removed from a campaign')
         if st["status_id"] is not None and st["status_id"] == c["default_status_id"]:
             raise UserError(f'status "{status}" is the default status of campaign "{campaign}"; change the default first')
-        # Entries and attempts that carry it keep their rows (FK set null).
+        keyed = (await s.execute(text("select count(*) from attempts where disposition_status_id = :id"),
+                                 {"id": st["id"]})).scalar()
+        if keyed:
+            # the FK would set the ledger's disposition to null: the record of what was keyed would be lost
+            raise UserError(f'status "{status}" is the disposition of {keyed} calls in campaign "{campaign}" '
+                            f'and cannot be removed from it')
         await s.execute(text("delete from campaign_statuses where id = :id"), {"id": st["id"]})

@@ -218,3 +218,16 @@ async def test_given_my_record_status_then_agent_keys_a_date_read_back_and_a_per
     assert cb["due_at"].isoformat() == "2030-01-15T09:00:00+00:00"  # 10:00 CET
     assert sql("select state from campaign_entries where id = %s", (entry,))[0]["state"] == "callback"
     assert sql("select disposition_status_id from attempts")[0]["disposition_status_id"] == mine
+
+
+async def test_given_predictive_campaign_then_it_dials_more_lines_than_ready_agents(db, sql, sim, dialer):
+    cid = create_campaign(sql, mode="predictive", pickup_rate=0.5, max_lines_per_agent=3.0)
+    add_agent(sql, "1001", campaigns=[cid])
+    numbers = [f"+3906111170{i:02d}" for i in range(6)]
+    for n in numbers:
+        sim.script_number(n, no_answer=True)  # they ring: every line stays in flight
+    add_entries(sql, cid, numbers)
+    await login(sim, dialer, "1001")
+    await eventually(lambda: len(sql("select 1 from attempts where ended_at is null")) >= 2, what="two lines for one agent")
+    ringing = [c for c in dialer.calls.values() if c.campaign_id == cid]
+    assert len(ringing) >= 2

@@ -82,7 +82,7 @@ def edit(ctx: CliContext, extension, name, pin, roles, active) -> None:
 @click.argument("extension")
 @pass_ctx
 def delete(ctx: CliContext, extension: str) -> None:
-    """Delete an agent (its past attempts keep their rows)."""
+    """Delete an agent without calls in the ledger (otherwise make it inactive)."""
     from ari_app.services.agents import delete_agent
 
     ctx.run(lambda db: delete_agent(db, extension))

@@ -52,7 +52,8 @@ def next_state(name: str, state: str, action: str) -> str:
     if state == target:
         raise UserError(f'campaign "{name}" is already {state}')
     need = " or ".join(sorted(allowed))
-    raise UserError(f'cannot {action} campaign "{name}" because it is {state} ({action} needs a {need} campaign)')
+    article = "an" if need[0] in "aeiou" else "a"
+    raise UserError(f'cannot {action} campaign "{name}" because it is {state} ({action} needs {article} {need} campaign)')
 
 
 # --- option parsing --------------------------------------------------------------------------------

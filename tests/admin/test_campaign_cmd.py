@@ -65,7 +65,7 @@ def test_given_only_a_mode_when_campaign_created_then_documented_defaults_apply(
         25, dt.time(8), dt.time(21), {}, "exhaust")
 
 
-@pytest.mark.parametrize("args, code, message", [
+CREATE_ERRORS = [
     (["Spring", "--mode", "preview"], 2, 'campaign "Spring" already exists'),
     (["New", "--mode", "preview", "--ring-timeout", "10"], 2, "ring timeout 10 is below the minimum of 15 seconds"),
     (["New", "--mode", "preview", "--timezone", "Europe/Rom"], 2, 'time zone "Europe/Rom" is not a known IANA zone'),
@@ -88,15 +88,19 @@ def test_given_only_a_mode_when_campaign_created_then_documented_defaults_apply(
      "target abandon rate 3 must be a fraction from 0 to 1 (for example 0.03 for 3%)"),
     (["New", "--mode", "preview", "--abandon-window", "weekly"], 2,
      "abandon window 'weekly' is not one of rolling_30d, calendar_day"),
-])
-def test_given_bad_value_when_campaign_created_then_one_sentence_and_nothing_written(cli, sql, snapshot, args, code, message):
+]
+
+
+def test_given_bad_value_when_campaign_created_then_one_sentence_and_nothing_written(cli, sql, snapshot):
+    # one database for the whole table: each refused command must leave it exactly as it was
     assert cli("campaign", "create", "Spring", "--mode", "preview").code == 0
     before = snapshot()
 
-    r = cli("campaign", "create", *args)
+    for args, code, message in CREATE_ERRORS:
+        r = cli("campaign", "create", *args)
 
-    assert (r.code, r.err, r.out) == (code, f"error: {message}\n", "")
-    assert snapshot() == before
+        assert (r.code, r.err, r.out) == (code, f"error: {message}\n", ""), args
+        assert snapshot() == before, args
 
 
 def test_given_campaign_when_edited_then_only_given_settings_change_and_exceptions_accumulate(cli, sql):
@@ -116,22 +120,25 @@ def test_given_campaign_when_edited_then_only_given_settings_change_and_exceptio
     assert _campaign(sql, "Spring 2")["schedule"] == {}
 
 
-@pytest.mark.parametrize("args, message", [
+EDIT_ERRORS = [
     (["Spring", "--ring-timeout", "14"], "ring timeout 14 is below the minimum of 15 seconds"),
     (["Spring", "--name", "Autumn"], 'campaign "Autumn" already exists'),
     (["Spring", "--rotation", "random"], "caller ID rotation random needs at least 2 numbers, the campaign has 1"),
     (["Spring"], "nothing to change: give at least one option"),
     (["Winter", "--bcw", "5"], 'campaign "Winter" does not exist'),
-])
-def test_given_bad_edit_when_run_then_one_sentence_and_nothing_written(cli, snapshot, args, message):
+]
+
+
+def test_given_bad_edit_when_run_then_one_sentence_and_nothing_written(cli, snapshot):
     cli("campaign", "create", "Spring", "--mode", "preview", "--caller-id", "+420111")
     cli("campaign", "create", "Autumn", "--mode", "preview")
     before = snapshot()
 
-    r = cli("campaign", "edit", *args)
+    for args, message in EDIT_ERRORS:
+        r = cli("campaign", "edit", *args)
 
-    assert r.code != 0 and r.err == f"error: {message}\n"
-    assert snapshot() == before
+        assert (r.code != 0, r.err) == (True, f"error: {message}\n"), args
+        assert snapshot() == before, args
 
 
 TRANSITIONS = [
@@ -142,28 +149,40 @@ TRANSITIONS = [
     ("stopped", "start", 'campaign "C" is stopped and cannot be started again; clone it to run it again'),
     ("stopped", "resume", 'campaign "C" is stopped and cannot be started again; clone it to run it again'),
     ("completed", "start", 'cannot start campaign "C" because it is completed (start needs a draft or paused campaign)'),
-    ("draft", "pause", 'cannot pause campaign "C" because it is draft (pause needs a active campaign)'),
+    ("draft", "pause", 'cannot pause campaign "C" because it is draft (pause needs an active campaign)'),
     ("paused", "pause", 'campaign "C" is already paused'),
     ("draft", "resume", 'cannot resume campaign "C" because it is draft (resume needs a paused campaign)'),
     ("active", "resume", 'campaign "C" is already active'),
     ("stopped", "stop", 'campaign "C" is already stopped'),
-    ("completed", "stop", 'cannot stop campaign "C" because it is completed (stop needs a active or draft or paused campaign)'),
+    ("completed", "pause", 'cannot pause campaign "C" because it is completed (pause needs an active campaign)'),
+    ("stopped", "pause", 'cannot pause campaign "C" because it is stopped (pause needs an active campaign)'),
+    ("completed", "resume", 'cannot resume campaign "C" because it is completed (resume needs a paused campaign)'),
+    ("completed", "stop", 'cannot stop campaign "C" because it is completed (stop needs an active or draft or paused campaign)'),
 ]
 
 
-@pytest.mark.parametrize("state, action, expected", TRANSITIONS)
-def test_given_state_when_action_then_legal_changes_apply_and_illegal_ones_are_refused(cli, sql, state, action, expected):
+def test_given_state_when_action_then_legal_changes_apply_and_illegal_ones_are_refused(cli, sql):
     cli("campaign", "create", "C", "--mode", "preview")
-    sql("update campaigns set state = %s where name = 'C'", (state,))
+    for state, action, expected in TRANSITIONS:
+        sql("update campaigns set state = %s where name = 'C'", (state,))
 
-    r = cli("campaign", action, "C")
+        r = cli("campaign", action, "C")
 
-    if " " not in expected:
-        assert (r.code, r.out) == (0, f'campaign "C": {state} -> {expected}\n')
-        assert _campaign(sql, "C")["state"] == expected
-    else:
-        assert (r.code, r.err) == (2, f"error: {expected}\n")
-        assert _campaign(sql, "C")["state"] == state
+        if " " not in expected:
+            assert (r.code, r.out) == (0, f'campaign "C": {state} -> {expected}\n'), (state, action)
+            assert _campaign(sql, "C")["state"] == expected, (state, action)
+        else:
+            assert (r.code, r.err) == (2, f"error: {expected}\n"), (state, action)
+            assert _campaign(sql, "C")["state"] == state, (state, action)
+
+
+def test_given_transition_table_then_every_action_from_every_state_is_covered():
+    from ari_app.services.campaigns import TRANSITIONS as TABLE
+
+    states = ("draft", "active", "paused", "stopped", "completed")
+    assert {(s, a) for s, a, _ in TRANSITIONS} == {(s, a) for s in states for a in TABLE}
+    legal = {(s, a): t for a, (froms, t) in TABLE.items() for s in froms}
+    assert {(s, a): e for s, a, e in TRANSITIONS if " " not in e} == legal
 
 
 def _source_with_statuses_agents_entries(cli, sql):
@@ -289,3 +308,22 @@ def test_given_campaign_when_show_and_list_json_then_every_setting_and_stats_are
     assert shown["stats"]["attempts_total"] == stats["attempts_total"] == 7
     assert [(c["name"], c["entries"], c["ready"]) for c in listed] == [("S", 5, 2)]
     assert "ring_timeout_seconds" in text and "abandon rate today" in text and "handled             2" in text
+
+
+def test_given_campaign_when_default_status_and_routing_edited_then_stored_and_clearable(cli, sql):
+    cli("status", "create", "Later", "--system", "not_before")
+    cli("group", "create", "Sales")
+    cli("campaign", "create", "C", "--mode", "preview")
+    cli("status", "add-to-campaign", "Later", "--campaign", "C")
+    own = cli("status", "campaign-create", "Mine", "--campaign", "C", "--system", "my_record")
+    assert own.code == 0
+
+    assert cli("campaign", "edit", "C", "--default-status", "Later", "--routing", "Sales").code == 0
+    c = _campaign(sql, "C")
+    assert c["default_status_id"] == sql("select id from statuses where name = 'Later'")[0]["id"]
+    assert c["routing_group_id"] == sql("select id from groups where name = 'Sales'")[0]["id"]
+    refused = cli("campaign", "edit", "C", "--default-status", "Mine")
+    assert refused.err == ("error: default status \"Mine\" is the campaign's own status; "
+                           "the default must be a dictionary status\n")
+    assert cli("campaign", "edit", "C", "--routing", "none").code == 0
+    assert _campaign(sql, "C")["routing_group_id"] is None

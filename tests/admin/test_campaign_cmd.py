@@ -327,3 +327,47 @@ def test_given_campaign_when_default_status_and_routing_edited_then_stored_and_c
                            "the default must be a dictionary status\n")
     assert cli("campaign", "edit", "C", "--routing", "none").code == 0
     assert _campaign(sql, "C")["routing_group_id"] is None
+
+
+def test_given_concurrent_create_of_the_same_name_when_the_insert_collides_then_one_sentence(db_url, sql):
+    """The name check passes for both writers; the unique index decides, and the loser gets the sentence."""
+    import asyncio
+    import threading
+    import time
+
+    import psycopg
+
+    from ari_app.db.runtime import Database
+    from ari_app.errors import UserError
+    from ari_app.services.campaigns import create_campaign
+
+    holder = psycopg.connect(db_url)  # an uncommitted insert of the same name, invisible to the check
+    holder.execute("insert into campaigns (name, mode) values ('Race', 'preview')")
+    outcome: dict = {}
+
+    def other_writer():
+        async def go():
+            db = Database(db_url)
+            try:
+                await create_campaign(db, "Race", {"mode": "preview"})
+                outcome["result"] = "created"
+            except UserError as exc:
+                outcome["result"] = str(exc)
+            finally:
+                await db.dispose()
+
+        asyncio.run(go())
+
+    thread = threading.Thread(target=other_writer)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not sql("select 1 from pg_stat_activity where wait_event_type = 'Lock' and query like 'insert into campaigns%%'"):
+        assert time.monotonic() < deadline, "the second insert never waited on the first"
+        time.sleep(0.01)
+    holder.commit()
+    holder.close()
+    thread.join(10)
+
+    assert outcome["result"] == 'campaign "Race" already exists'
+    assert sql("select count(*) as n from campaigns")[0]["n"] == 1
+    assert sql("select count(*) as n from campaign_statuses")[0]["n"] == 0

@@ -7,6 +7,7 @@ Option values arrive raw from the CLI (strings, numbers, tuples) and are parsed 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo
@@ -166,8 +167,6 @@ async def _default_status_id(session, campaign_id: int, name: str) -> int:
 
 
 def _write_params(values: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    import json
-
     params = {k: (json.dumps(v) if k in _JSON_COLUMNS else v) for k, v in values.items()}
     return ", ".join(f"{k} = cast(:{k} as jsonb)" if k in _JSON_COLUMNS else f"{k} = :{k}" for k in values), params
 
@@ -189,8 +188,6 @@ async def create_campaign(db: Database, name: str, opts: Mapping[str, Any]) -> d
             values["routing_group_id"] = await group_id(s, opts["routing"])
         values["name"] = name
         cols = list(values)
-        import json
-
         params = {k: (json.dumps(v) if k in _JSON_COLUMNS else v) for k, v in values.items()}
         marks = ", ".join(f"cast(:{k} as jsonb)" if k in _JSON_COLUMNS else f":{k}" for k in cols)
         try:

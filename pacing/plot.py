@@ -1,0 +1,41 @@
+"""PNG for supervisors: rolling 60-minute abandon rate and occupancy over the shift, per policy.
+(The only module of pacing/ that writes a file; the policies never import it.)"""
+from __future__ import annotations
+
+import os
+
+
+def plot_compare(results: dict, path: str, title: str = "") -> str:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(10, 7), sharex=True)
+    for policy, runs in results.items():
+        live = np.sum([r.minute_live for r in runs], axis=0).astype(float)
+        ab = np.sum([r.minute_abandons for r in runs], axis=0).astype(float)
+        occ = np.mean([r.minute_occupancy for r in runs], axis=0)
+        k = np.ones(60)
+        lv = np.convolve(live, k)[: len(live)]
+        abr = np.convolve(ab, k)[: len(ab)]
+        rate = np.divide(abr, lv, out=np.zeros_like(abr), where=lv > 0) * 100
+        hours = np.arange(len(live)) / 60.0
+        ax1.plot(hours, rate, label=policy)
+        occ10 = np.convolve(occ, np.ones(10) / 10, mode="same")
+        ax2.plot(hours, occ10, label=policy)
+    ax1.axhline(3.0, color="red", linestyle="--", linewidth=1, label="3 % limit")
+    ax1.set_ylabel("abandon rate, last 60 min (%)")
+    ax1.set_ylim(0, 15)
+    ax1.legend(fontsize=8, ncol=3)
+    ax1.set_title(title)
+    ax2.set_ylabel("occupancy (10-min mean)")
+    ax2.set_xlabel("hours into the shift")
+    ax2.set_ylim(0, 1)
+    ax1.grid(alpha=0.3)
+    ax2.grid(alpha=0.3)
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -1,0 +1,429 @@
+"""The pacing policies. Pure: each decision is a function of the snapshot and of the estimator state
+built from earlier snapshots (deterministic for the same sequence of snapshots)."""
+from __future__ import annotations
+
+import math
+from collections import deque
+
+import numpy as np
+
+from pacing import AgentState, CallOutcome, Decision, FinishedCall, PacingSettings, Snapshot
+
+LIVE = (CallOutcome.LIVE, CallOutcome.ABANDONED)
+
+
+def _counts(s: Snapshot) -> tuple[int, int, int, int]:
+    """(ready agents usable now, active agents usable, agents busy with a call, lines in flight)."""
+    ready = active = busy = 0
+    for a in s.agents:
+        st = a.state
+        if st is AgentState.PAUSED:
+            continue
+        active += 1
+        if st is AgentState.READY:
+            ready += 1
+        elif st is AgentState.ON_CALL or st is AgentState.RESERVED:
+            busy += 1
+    reserve = max(0, s.reserved_capacity)
+    return max(0, ready - reserve), max(0, active - reserve), busy, len(s.in_flight)
+
+
+def _line_cap(s: Snapshot, active: int, lines: int) -> int:
+    return max(0, math.floor(s.settings.max_lines_per_agent * active + 1e-9) - lines)
+
+
+class Progressive:
+    """At most one call in flight per ready agent: never abandons unless an agent leaves."""
+    name = "progressive"
+
+    def __init__(self, settings: PacingSettings) -> None:
+        self.settings = settings
+
+    def decide(self, s: Snapshot) -> Decision:
+        ready, active, _, lines = _counts(s)
+        if active == 0:
+            return Decision(0, "no agents")
+        if ready == 0:
+            return Decision(0, "no ready agent")
+        return Decision(max(0, ready - lines), "progressive: one line per ready agent")
+
+
+class Ratio:
+    """Lines per ready agent = 1 / pickup rate, as admins configure dialers today."""
+    name = "ratio"
+
+    def __init__(self, settings: PacingSettings) -> None:
+        self.settings = settings
+
+    def decide(self, s: Snapshot) -> Decision:
+        ready, active, _, lines = _counts(s)
+        if active == 0 or ready == 0:
+            return Decision(0, "no ready agent")
+        target = math.ceil(ready / s.settings.pickup_rate - 1e-9)
+        n = min(target - lines, _line_cap(s, active, lines))
+        return Decision(max(0, n), f"ratio: {1 / s.settings.pickup_rate:.2f} lines per ready agent")
+
+
+class VicidialAdaptive:
+    """VICIdial's adaptive method as documented: every 15 s the dial level is multiplied by
+    1 + (ready agents - waiting calls) / agents, kept within [1.0, 3.0]; once a minute, when the
+    window's drop rate is above target, the level falls to 1.0 (hard limit) or is halved (average)."""
+
+    def __init__(self, settings: PacingSettings, variant: str = "hard") -> None:
+        self.settings = settings
+        self.variant = variant
+        self.name = "vicidial_adaptive" if variant == "hard" else "vicidial_adaptive_average"
+        self.level = 1.0
+        self._next_adjust: float | None = None
+        self._next_drop_check: float | None = None
+
+    def decide(self, s: Snapshot) -> Decision:
+        ready, active, busy, lines = _counts(s)
+        if self._next_adjust is None:
+            self._next_adjust = s.now + 15.0
+            self._next_drop_check = s.now + 60.0
+        waiting = sum(1 for c in s.in_flight if c.waiting_for_agent)
+        while s.now >= self._next_adjust:
+            if active > 0:
+                self.level *= 1.0 + (ready - waiting) / active
+            self.level = min(3.0, max(1.0, self.level))
+            self._next_adjust += 15.0
+        while s.now >= self._next_drop_check:
+            led = s.ledger
+            if led.live_answers > 0 and led.abandons / led.live_answers > s.settings.target_abandon_rate:
+                self.level = 1.0 if self.variant == "hard" else max(1.0, self.level / 2.0)
+            self._next_drop_check += 60.0
+        if active == 0:
+            return Decision(0, "no agents")
+        target = math.ceil(self.level * active - 1e-9) - busy - lines
+        n = min(target, _line_cap(s, active, lines))
+        if ready == 0 and lines >= active:
+            n = min(n, 0)
+        return Decision(max(0, n), f"vicidial {self.variant}: dial level {self.level:.2f}")
+
+
+# ----------------------------------------------------------------------------------------------
+# Predictive
+
+
+class _Estimates:
+    """Incremental estimates from the last `n` finished calls and from agents' wrap-up spells."""
+
+    def __init__(self, settings: PacingSettings, n: int = 600) -> None:
+        self.settings = settings
+        self.calls: deque[tuple[float, bool]] = deque(maxlen=n)  # (resolution age, live?)
+        self.talk: deque[float] = deque(maxlen=n)
+        self.wrap: deque[float] = deque(maxlen=200)
+        self._last: FinishedCall | None = None
+        self._dirty = True
+        self.live_seen = 0
+        self.recent: deque[tuple[float, bool]] = deque(maxlen=300)  # (ended_at, live?)
+        self.counted_live: dict[float, int] = {}  # placed_at of live answers seen leaving in-flight
+        self.ended_placed: dict[float, int] = {}  # placed_at of calls that ended without an agent
+        self.talk_exposure = 0.0
+        self.talk_ends = 0
+
+    def add_live(self, placed_at: float, age: float, now: float) -> None:
+        """A live answer seen from the in-flight list (long before its history row, after the talk)."""
+        self.calls.append((max(0.0, age), True))
+        self.recent.append((now, True))
+        self.live_seen += 1
+        self.counted_live[placed_at] = self.counted_live.get(placed_at, 0) + 1
+        self._dirty = True
+
+    def absorb(self, history) -> None:
+        """Read the calls appended to history since the last decision (O(new), or O(history) once)."""
+        new: list[FinishedCall] = []
+        for i in range(len(history) - 1, -1, -1):
+            c = history[i]
+            if self._last is not None and c == self._last:
+                break
+            new.append(c)
+            if len(new) >= (self.calls.maxlen or 0) * 2 and self._last is None:
+                break
+        if not new:
+            return
+        self._last = history[-1]
+        for c in reversed(new):
+            if c.outcome is CallOutcome.LIVE and self.counted_live.get(c.placed_at, 0) > 0:
+                self.counted_live[c.placed_at] -= 1
+                if not self.counted_live[c.placed_at]:
+                    del self.counted_live[c.placed_at]
+                if c.connected_at is not None:
+                    self.talk.append(max(0.0, c.ended_at - c.connected_at))
+                    self.talk_ends += 1
+                continue
+            if c.outcome is not CallOutcome.LIVE:
+                self.ended_placed[c.placed_at] = self.ended_placed.get(c.placed_at, 0) + 1
+            if c.outcome in LIVE or c.outcome is CallOutcome.MACHINE:
+                end = c.answered_at if c.answered_at is not None else c.ended_at
+            else:
+                end = c.ended_at
+            live = c.outcome in LIVE
+            self.recent.append((c.ended_at, live))
+            self.calls.append((max(0.0, end - c.placed_at), live))
+            if live:
+                self.live_seen += 1
+            if c.outcome is CallOutcome.LIVE and c.connected_at is not None:
+                self.talk.append(max(0.0, c.ended_at - c.connected_at))
+                self.talk_ends += 1
+        self._dirty = True
+
+    def take_ended(self, placed_at: float) -> bool:
+        k = self.ended_placed.get(placed_at, 0)
+        if k:
+            if k == 1:
+                del self.ended_placed[placed_at]
+            else:
+                self.ended_placed[placed_at] = k - 1
+            return True
+        return False
+
+    def live_per_hour(self) -> float:
+        if len(self.recent) < 2:
+            return 0.0
+        span = max(60.0, self.recent[-1][0] - self.recent[0][0])
+        return sum(1 for _, l in self.recent if l) * 3600.0 / span
+
+    def observe_wrap(self, seconds: float) -> None:
+        self.wrap.append(max(0.0, seconds))
+
+    def refresh(self) -> None:
+        if not self._dirty:
+            return
+        self._dirty = False
+        ages = np.array([a for a, _ in self.calls], dtype=float)
+        live = np.array([a for a, l in self.calls if l], dtype=float)
+        self.n_calls = len(ages)
+        self.all_sorted = np.sort(ages)
+        self.live_sorted = np.sort(live)
+        self.p_live = len(live) / max(1, len(ages))
+        self.talk_sorted = np.sort(np.array(self.talk, dtype=float)) if self.talk else np.array([120.0])
+        self.mean_wrap = float(np.mean(self.wrap)) if self.wrap else 15.0
+        self.mean_live_age = float(live.mean()) if len(live) else 9.0
+
+    def ready_for_use(self) -> bool:
+        return len(self.calls) >= 60 and self.live_seen >= 10
+
+
+def _expected_excess(mu: np.ndarray, var: np.ndarray) -> np.ndarray:
+    """E[X^+] for X ~ Normal(mu, var): expected abandons, the excess of live answers over free agents
+    (for an integer excess D, E[D^+] = sum_k P(D >= k) ~ integral of P(X > x) over x > 0 = E[X^+])."""
+    sd = np.sqrt(np.maximum(var, 1e-6))
+    z = mu / sd
+    pdf = np.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
+    cdf = 0.5 * (1.0 + _erf(z / math.sqrt(2)))
+    return sd * pdf + mu * cdf
+
+
+def _erf(x: np.ndarray) -> np.ndarray:
+    # Abramowitz-Stegun 7.1.26, |error| < 1.5e-7, vectorised without scipy.
+    s = np.sign(x)
+    x = np.abs(x)
+    t = 1.0 / (1.0 + 0.3275911 * x)
+    y = 1.0 - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496735) * t + 0.254829592) * t * np.exp(-x * x)
+    return s * y
+
+
+HORIZONS = np.array([1.0, 3.0, 5.0, 7.0, 9.0, 12.0, 15.0, 19.0, 25.0])
+
+
+class Predictive:
+    """Places the most calls whose forecast abandons stay within the abandon budget's allowance.
+
+    Each decision forecasts, for several horizons t up to the ring timeout, the live answers that will
+    need an agent by t (waiting calls, ringing calls by their age, the n new calls) and the agents free
+    by t + 2 s (ready agents, agents on a call or in wrap-up by their time in state), and computes the
+    expected excess of answers over agents (normal approximation). It places the largest n for which
+    expected abandons / expected live answers <= allowance, where the allowance spends the window's
+    remaining budget over the next hour, starts cautiously when the window has few live answers,
+    and falls back to progressive when the budget is at risk or there is no history yet.
+    """
+    name = "predictive"
+
+    def __init__(self, settings: PacingSettings, *, budget_hours: float = 1.0, max_allowance_factor: float = 0.8,
+                 early_live_answers: float = 150.0) -> None:
+        self.settings = settings
+        self.est = _Estimates(settings)
+        self.budget_hours = budget_hours
+        self.max_allowance_factor = max_allowance_factor
+        self.early_live_answers = early_live_answers
+        self._agent_state: dict[str, tuple[AgentState, float]] = {}
+        self._flight: dict[str, tuple[float, float | None]] = {}  # call id -> (placed_at, answered_at)
+        self._last_now: float | None = None
+        self._prev_now: float | None = None
+        # online calibration of the abandon forecast: realized abandons / forecast abandons
+        self._fc = 1.0 / 3.0  # prior: the forecast is 3x optimistic, worth one abandon of evidence
+        self._obs = 1.0
+        self._last_abandons: int | None = None
+        self._last_forecast = 0.0
+
+    # -- helpers
+    def _track_agents(self, s: Snapshot) -> None:
+        seen = self._agent_state
+        for a in s.agents:
+            prev = seen.get(a.agent_id)
+            if prev is not None and prev[0] is AgentState.WRAP_UP and (a.state is not AgentState.WRAP_UP or a.since != prev[1]):
+                self.est.observe_wrap(a.since - prev[1])
+            if prev is None or prev[0] is not a.state or prev[1] != a.since:
+                seen[a.agent_id] = (a.state, a.since)
+
+    def _track_calls(self, s: Snapshot) -> None:
+        """Live answers are known when a call leaves the in-flight list for an agent, minutes before its
+        history row (written when the talk ends): counting them then keeps the live rate unbiased."""
+        est = self.est
+        current = {}
+        for c in s.in_flight:
+            current[c.call_id] = (c.placed_at, c.answered_at if c.waiting_for_agent else None)
+        for cid, (placed, answered) in self._flight.items():
+            if cid in current:
+                continue
+            if est.take_ended(placed):
+                continue  # ended without an agent: already counted from history
+            when = answered if answered is not None else s.now
+            est.add_live(placed, when - placed, s.now)
+        self._flight = current
+        # unbiased talk hazard: completed talks / time agents spent talking
+        if self._last_now is not None:
+            dt = s.now - self._last_now
+            if 0 < dt < 60:
+                est.talk_exposure += dt * sum(1 for a in s.agents if a.state is AgentState.ON_CALL)
+        self._last_now = s.now
+
+    def _calibrate(self, s: Snapshot) -> None:
+        led = s.ledger
+        if self._last_abandons is not None and led.abandons >= self._last_abandons:
+            self._obs += led.abandons - self._last_abandons
+        self._last_abandons = led.abandons
+        if self._prev_now is not None:
+            dt = min(5.0, max(0.0, s.now - self._prev_now))
+            self._fc += self._last_forecast * dt / s.settings.ring_timeout_seconds
+            decay = 0.5 ** (dt / 7200.0)
+            self._fc *= decay
+            self._obs *= decay
+        self._prev_now = s.now
+        self._last_forecast = 0.0
+
+    @property
+    def calibration(self) -> float:
+        return min(10.0, max(0.5, self._obs / max(self._fc, 1e-9)))
+
+    def allowance(self, s: Snapshot, live_per_hour: float) -> float:
+        r = s.settings.target_abandon_rate
+        led = s.ledger
+        future = max(30.0, live_per_hour * self.budget_hours)
+        spend = (0.9 * r * (led.live_answers + future) - led.abandons) / future
+        early = min(1.0, led.live_answers / self.early_live_answers)  # few answers: each abandon weighs heavily
+        return min(spend, r * self.max_allowance_factor * early)
+
+    def decide(self, s: Snapshot) -> Decision:
+        st = s.settings
+        self._track_agents(s)
+        self.est.absorb(s.history)
+        self._track_calls(s)
+        self._calibrate(s)
+        ready, active, busy, lines = _counts(s)
+        if active == 0:
+            return Decision(0, "no agents")
+        progressive = max(0, ready - lines)
+        if not self.est.ready_for_use():
+            return Decision(progressive, "progressive: not enough history yet")
+        est = self.est
+        est.refresh()
+        # live answers per hour, from the recent history's rate
+        live_per_hour = est.live_per_hour()
+        allow = self.allowance(s, live_per_hour)
+        if allow <= 0.15 * st.target_abandon_rate:
+            return Decision(progressive, f"progressive: abandon budget at risk (allowance {allow:.4f})")
+        cap = _line_cap(s, active, lines)
+        if cap <= 0:
+            return Decision(0, "line cap reached")
+
+        H = HORIZONS[HORIZONS <= st.ring_timeout_seconds]
+        limit = st.connect_limit_seconds
+        # supply: agents free by t + limit
+        ready_now = ready
+        on_call_e, wrap_e = [], []
+        for a in s.agents:
+            if a.state is AgentState.ON_CALL:
+                on_call_e.append(s.now - a.since)
+            elif a.state is AgentState.RESERVED:
+                on_call_e.append(0.0)
+            elif a.state is AgentState.WRAP_UP:
+                wrap_e.append(s.now - a.since)
+        mu_f = np.full(len(H), float(ready_now))
+        var_f = np.zeros(len(H))
+        T = est.talk_sorted
+        nT = len(T)
+        if on_call_e and len(est.talk) < 200 and est.talk_ends >= 10 and est.talk_exposure > 0:
+            # few talks finished yet (and those are the short ones): exponential with the censoring-aware
+            # rate completed talks / talking time
+            rate = est.talk_ends / est.talk_exposure
+            k = len(on_call_e)
+            p = 1.0 - np.exp(-np.maximum(H + limit - est.mean_wrap, 0.0) * rate)
+            mu_f += k * p
+            var_f += k * p * (1 - p)
+        elif on_call_e and len(est.talk) >= 200:
+            e = np.array(on_call_e)[:, None]
+            horizon = e + H[None, :] + limit - est.mean_wrap
+            surv = nT - np.searchsorted(T, e, side="right")
+            done = np.searchsorted(T, horizon, side="right") - np.searchsorted(T, e, side="right")
+            p = np.clip(done / np.maximum(surv, 1), 0.0, 1.0)
+            p[(surv == 0)[:, 0], :] = 1.0 - 0.0  # past every observed talk time: likely to end soon
+            mu_f += p.sum(0)
+            var_f += (p * (1 - p)).sum(0)
+        if wrap_e:
+            # wrap-up: exponential-like remaining time with the observed mean
+            e = np.array(wrap_e)[:, None]
+            rem = np.maximum(est.mean_wrap - e, 2.0)
+            p = 1.0 - np.exp(-(H[None, :] + limit) / rem)
+            mu_f += p.sum(0)
+            var_f += (p * (1 - p)).sum(0)
+        # demand: waiting calls and ringing calls by age
+        A = est.all_sorted
+        Lv = est.live_sorted
+        nA = max(1, est.n_calls)
+        waiting = 0
+        ages = []
+        for c in s.in_flight:
+            if c.waiting_for_agent:
+                waiting += 1
+            elif c.answered_at is None:
+                ages.append(s.now - c.placed_at)
+        mu_l = np.full(len(H), float(waiting))
+        var_l = np.zeros(len(H))
+        if ages:
+            a = np.array(ages)[:, None]
+            surv = nA - np.searchsorted(A, a, side="right")
+            got = np.searchsorted(Lv, a + H[None, :], side="right") - np.searchsorted(Lv, a, side="right")
+            q = np.clip(got / np.maximum(surv, 1), 0.0, 1.0)
+            mu_l += q.sum(0)
+            var_l += (q * (1 - q)).sum(0)
+        g = np.searchsorted(Lv, H, side="right") / nA  # a new call is a live answer by t
+        base_mu = mu_l - mu_f
+        base_var = var_l + var_f
+        total_live0 = mu_l[-1]
+
+        def ratio(n: int) -> tuple[float, float]:
+            ab = float(np.max(_expected_excess(base_mu + n * g, base_var + n * g * (1 - g))))
+            live = total_live0 + n * g[-1]
+            return ab, live
+
+        # largest n with forecast abandons <= allowance x forecast live answers (monotone in n)
+        lo, hi = 0, cap
+        cal = self.calibration
+        ab0, live0 = ratio(0)
+        self._last_forecast = ab0
+        if cal * ab0 > allow * max(live0, 1.0):
+            return Decision(0, f"predictive: forecast abandons {ab0:.3f} already at allowance {allow:.4f}")
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            ab, live = ratio(mid)
+            if cal * ab <= allow * max(live, 1.0):
+                lo = mid
+            else:
+                hi = mid - 1
+        n = lo
+        self._last_forecast = ratio(n)[0]
+        return Decision(n, f"predictive: {n} calls, allowance {allow:.4f}",
+                        {"allowance": allow, "calibration": cal, "p_live": est.p_live, "ready": ready, "lines": lines})

@@ -1,0 +1,337 @@
+"""Seeded discrete-event simulation (an event heap) of agents and called parties that drives any
+pacing policy through the same API the runtime uses (`make_policy(...).decide(Snapshot)`).
+
+World per call (fixed by issue 5): outcome mix live / machine / busy / failed / no answer; lognormal
+time to answer (live mean 9 s sd 5 s, machine mean 18 s sd 6 s), ring timeout 25 s, busy/failed
+signalled after 2-6 s, talk lognormal mean 120 s sd 90 s, wrap-up lognormal mean 15 s sd 10 s, and a
+live answer that finds no agent within 2 s is abandoned. The non-live mix is fixed: machine 20 %,
+busy 8 %, failed 4 %, the rest no answer.
+"""
+from __future__ import annotations
+
+import heapq
+import math
+import random
+from collections import deque
+from dataclasses import dataclass, field
+
+from pacing import (AbandonLedger, AgentState, AgentView, CallOutcome, CallView, FinishedCall,
+                    PacingSettings, Snapshot, make_policy)
+
+MACHINE, BUSY, FAILED = 0.20, 0.08, 0.04
+STRESSES = ("none", "live_drop", "breaks", "talk_double")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    agents: int
+    live_rate: float
+    stress: str = "none"
+
+    def label(self) -> str:
+        return self.name if self.stress == "none" else f"{self.name}+{self.stress}"
+
+
+SCENARIOS = {
+    "S": Scenario("S", 5, 0.20),
+    "M": Scenario("M", 25, 0.30),
+    "L": Scenario("L", 100, 0.15),
+}
+
+
+def scenario(name: str, stress: str = "none") -> Scenario:
+    """S, M, L or a team size for the sweep ('T10' = 10 agents at 30 % live answers)."""
+    if name in SCENARIOS:
+        base = SCENARIOS[name]
+    elif name.startswith("T") and name[1:].isdigit() and int(name[1:]) > 0:
+        base = Scenario(name, int(name[1:]), 0.30)
+    else:
+        raise ValueError(f"unknown scenario {name!r}; choose S, M, L or T<agents> (e.g. T10)")
+    if stress not in STRESSES:
+        raise ValueError(f"unknown stress {stress!r}; choose one of {', '.join(STRESSES)}")
+    return Scenario(base.name, base.agents, base.live_rate, stress)
+
+
+def _lognormal(rng: random.Random, mean: float, sd: float) -> float:
+    s2 = math.log(1.0 + (sd / mean) ** 2)
+    return rng.lognormvariate(math.log(mean) - s2 / 2.0, math.sqrt(s2))
+
+
+@dataclass
+class RunResult:
+    policy: str
+    scenario: str
+    seed: int
+    hours: float
+    live_answers: int
+    abandons: int
+    abandon_rate: float
+    worst_hour_abandon_rate: float
+    occupancy: float
+    talk_min_per_agent_hour: float
+    idle_wait_mean: float
+    idle_wait_p95: float
+    connects_per_agent_hour: float
+    peak_lines_per_agent: float
+    calls_cut_early: int
+    calls_placed: int
+    # per-minute series for plots
+    minute_live: list = field(default_factory=list, repr=False)
+    minute_abandons: list = field(default_factory=list, repr=False)
+    minute_occupancy: list = field(default_factory=list, repr=False)
+
+
+# event kinds
+_TICK, _ANSWER, _END, _ABANDON_CHECK, _TALK_END, _WRAP_END, _BREAK, _BREAK_END = range(8)
+
+
+def run(policy_name: str, sc: Scenario, seed: int, hours: float = 8.0, tick: float = 0.5,
+        settings: PacingSettings | None = None) -> RunResult:
+    rng = random.Random(seed)
+    settings = settings or PacingSettings(window="calendar_day", pickup_rate=sc.live_rate)
+    policy = make_policy(policy_name, settings)
+    end_time = hours * 3600.0
+    mid = end_time / 2.0
+    n_agents = sc.agents
+    state = [AgentState.READY] * n_agents
+    since = [0.0] * n_agents
+    views = [AgentView(f"a{i}", AgentState.READY, 0.0) for i in range(n_agents)]
+    ready: deque[int] = deque(range(n_agents))  # longest idle first
+    on_break_pending: set[int] = set()
+    busy_time = [0.0] * n_agents
+    _talk_seconds = [0.0]
+    paused_time = [0.0] * n_agents
+    waits: list[float] = []
+    in_flight: dict[int, CallView] = {}
+    calls: dict[int, tuple] = {}  # call id -> (placed_at, outcome, answered_at)
+    waiting: deque[int] = deque()
+    history: deque[FinishedCall] = deque(maxlen=2000)
+    live_answers = abandons = placed = cut = 0
+    n_min = int(math.ceil(end_time / 60.0))
+    m_live = [0] * n_min
+    m_ab = [0] * n_min
+    m_occ_sum = [0.0] * n_min
+    m_occ_n = [0] * n_min
+    peak_lines = 0.0
+    heap: list = []
+    seq = 0
+
+    def push(t: float, kind: int, data=None) -> None:
+        nonlocal seq
+        seq += 1
+        heapq.heappush(heap, (t, seq, kind, data))
+
+    def set_state(i: int, st: AgentState, t: float) -> None:
+        old = state[i]
+        if old is AgentState.ON_CALL or old is AgentState.WRAP_UP:
+            busy_time[i] += t - since[i]
+            if old is AgentState.ON_CALL:
+                _talk_seconds[0] += t - since[i]
+        elif old is AgentState.PAUSED:
+            paused_time[i] += t - since[i]
+        state[i] = st
+        since[i] = t
+        views[i] = AgentView(views[i].agent_id, st, t)
+
+    def live_rate(t: float) -> float:
+        if sc.stress == "live_drop" and t >= mid:
+            return sc.live_rate / 2.0
+        return sc.live_rate
+
+    def talk_time(t: float) -> float:
+        x = _lognormal(rng, 120.0, 90.0)
+        return 2.0 * x if sc.stress == "talk_double" and t >= mid else x
+
+    def connect(cid: int, i: int, t: float) -> None:
+        set_state(i, AgentState.ON_CALL, t)
+        push(t + talk_time(t), _TALK_END, (i, cid, t))
+
+    def agent_free(i: int, t: float) -> None:
+        if i in on_break_pending:
+            on_break_pending.discard(i)
+            set_state(i, AgentState.PAUSED, t)
+            push(t + 900.0, _BREAK_END, i)
+            return
+        set_state(i, AgentState.READY, t)
+        if waiting:
+            cid = waiting.popleft()
+            in_flight.pop(cid, None)
+            waits.append(0.0)
+            connect(cid, i, t)
+        else:
+            ready.append(i)
+
+    def finish(cid: int, t: float, outcome: CallOutcome, answered, connected) -> None:
+        placed_at = calls.pop(cid)[0]
+        in_flight.pop(cid, None)
+        history.append(FinishedCall(placed_at, answered, connected, t, outcome))
+
+    push(0.0, _TICK)
+    if sc.stress == "breaks":
+        push(mid, _BREAK)
+    next_id = 0
+    while heap:
+        t, _, kind, data = heapq.heappop(heap)
+        if t > end_time:
+            break
+        if kind == _TICK:
+            active = 0
+            busy = 0
+            for st in state:
+                if st is not AgentState.PAUSED:
+                    active += 1
+                    if st is AgentState.ON_CALL or st is AgentState.WRAP_UP:
+                        busy += 1
+            minute = min(n_min - 1, int(t // 60))
+            m_occ_sum[minute] += busy / active if active else 0.0
+            m_occ_n[minute] += 1
+            if active:
+                peak_lines = max(peak_lines, len(in_flight) / active)
+            snap = Snapshot(t, views, list(in_flight.values()), history,
+                            AbandonLedger(live_answers, abandons, 0.0), settings)
+            n = policy.decide(snap).calls_to_place
+            lr = live_rate(t)
+            for _ in range(max(0, n)):
+                cid = next_id
+                next_id += 1
+                placed += 1
+                u = rng.random()
+                if u < lr:
+                    d = _lognormal(rng, 9.0, 5.0)
+                    outcome = CallOutcome.LIVE if d <= settings.ring_timeout_seconds else CallOutcome.NO_ANSWER
+                elif u < lr + MACHINE:
+                    d = _lognormal(rng, 18.0, 6.0)
+                    outcome = CallOutcome.MACHINE if d <= settings.ring_timeout_seconds else CallOutcome.NO_ANSWER
+                elif u < lr + MACHINE + BUSY:
+                    d, outcome = rng.uniform(2.0, 6.0), CallOutcome.BUSY
+                elif u < lr + MACHINE + BUSY + FAILED:
+                    d, outcome = rng.uniform(2.0, 6.0), CallOutcome.FAILED
+                else:
+                    d, outcome = settings.ring_timeout_seconds, CallOutcome.NO_ANSWER
+                calls[cid] = (t, outcome)
+                in_flight[cid] = CallView(str(cid), t, None, False)
+                if outcome is CallOutcome.NO_ANSWER:
+                    d = settings.ring_timeout_seconds  # the dialer hangs up at the ring timeout
+                    if d < settings.min_ring_seconds:
+                        cut += 1
+                    push(t + d, _END, cid)
+                elif outcome in (CallOutcome.BUSY, CallOutcome.FAILED):
+                    push(t + d, _END, cid)
+                else:
+                    push(t + d, _ANSWER, cid)
+            if t + tick <= end_time:
+                push(t + tick, _TICK)
+        elif kind == _ANSWER:
+            cid = data
+            placed_at, outcome = calls[cid]
+            if outcome is CallOutcome.MACHINE:
+                finish(cid, t + 3.0, CallOutcome.MACHINE, t, None)  # detected and hung up
+                continue
+            live_answers += 1
+            m_live[min(n_min - 1, int(t // 60))] += 1
+            if ready:
+                i = ready.popleft()
+                waits.append(t - since[i])
+                in_flight.pop(cid, None)
+                calls[cid] = (placed_at, outcome, t)
+                connect(cid, i, t)
+            else:
+                calls[cid] = (placed_at, outcome, t)
+                in_flight[cid] = CallView(str(cid), placed_at, t, True)
+                waiting.append(cid)
+                push(t + settings.connect_limit_seconds, _ABANDON_CHECK, cid)
+        elif kind == _ABANDON_CHECK:
+            cid = data
+            if cid in in_flight:  # nobody took it in time
+                waiting.remove(cid)
+                abandons += 1
+                m_ab[min(n_min - 1, int(calls[cid][2] // 60))] += 1
+                finish(cid, t, CallOutcome.ABANDONED, calls[cid][2], None)
+        elif kind == _END:
+            finish(data, t, calls[data][1], None, None)
+        elif kind == _TALK_END:
+            i, cid, connected_at = data
+            placed_at, _, answered = calls.pop(cid)
+            history.append(FinishedCall(placed_at, answered, connected_at, t, CallOutcome.LIVE))
+            set_state(i, AgentState.WRAP_UP, t)
+            push(t + _lognormal(rng, 15.0, 10.0), _WRAP_END, i)
+        elif kind == _WRAP_END:
+            agent_free(data, t)
+        elif kind == _BREAK:
+            k = max(1, round(0.2 * n_agents))
+            for i in range(k):
+                if state[i] is AgentState.READY:
+                    ready.remove(i)
+                    set_state(i, AgentState.PAUSED, t)
+                    push(t + 900.0, _BREAK_END, i)
+                else:
+                    on_break_pending.add(i)
+        elif kind == _BREAK_END:
+            agent_free(data, t)
+
+    for i in range(n_agents):  # close open spells at the end of the shift
+        set_state(i, state[i], end_time)
+    logged_in = n_agents * end_time - sum(paused_time)
+    agent_hours = logged_in / 3600.0
+    talk_total = sum(busy_time)  # talk + wrap-up
+    connects = live_answers - abandons
+    waits_sorted = sorted(waits)
+    worst = 0.0
+    for s0 in range(0, max(1, n_min - 59)):
+        lv = sum(m_live[s0:s0 + 60])
+        if lv:
+            worst = max(worst, sum(m_ab[s0:s0 + 60]) / lv)
+    return RunResult(
+        policy=policy_name, scenario=sc.label(), seed=seed, hours=hours,
+        live_answers=live_answers, abandons=abandons,
+        abandon_rate=abandons / live_answers if live_answers else 0.0,
+        worst_hour_abandon_rate=worst,
+        occupancy=talk_total / logged_in if logged_in else 0.0,
+        talk_min_per_agent_hour=_talk_seconds[0] / 60.0 / agent_hours if agent_hours else 0.0,
+        idle_wait_mean=sum(waits) / len(waits) if waits else 0.0,
+        idle_wait_p95=waits_sorted[int(0.95 * (len(waits_sorted) - 1))] if waits else 0.0,
+        connects_per_agent_hour=connects / agent_hours if agent_hours else 0.0,
+        peak_lines_per_agent=peak_lines, calls_cut_early=cut, calls_placed=placed,
+        minute_live=m_live, minute_abandons=m_ab,
+        minute_occupancy=[s / n if n else 0.0 for s, n in zip(m_occ_sum, m_occ_n)],
+    )
+
+
+def _run_args(args):
+    return run(*args)
+
+
+def run_many(policy_name: str, sc: Scenario, seeds: int = 20, hours: float = 8.0, processes: int = 1,
+             tick: float = 0.5) -> list[RunResult]:
+    """One run per seed (seeds 1..n); with processes > 1 the seeds run in a process pool."""
+    jobs = [(policy_name, sc, seed, hours, tick) for seed in range(1, seeds + 1)]
+    if processes > 1:
+        import multiprocessing
+        with multiprocessing.get_context("fork").Pool(processes) as pool:
+            return pool.map(_run_args, jobs)
+    return [run(*job) for job in jobs]
+
+
+def summarize(results: list[RunResult]) -> dict:
+    """Means over seeds (and the worst seed for the worst 60-minute window)."""
+    n = len(results)
+
+    def mean(attr: str) -> float:
+        return sum(getattr(r, attr) for r in results) / n if n else 0.0
+
+    return {
+        "policy": results[0].policy if results else "",
+        "scenario": results[0].scenario if results else "",
+        "seeds": n,
+        "abandon_%": 100 * mean("abandon_rate"),
+        "worst_hour_%": 100 * mean("worst_hour_abandon_rate"),
+        "worst_hour_max_%": 100 * max((r.worst_hour_abandon_rate for r in results), default=0.0),
+        "occupancy": mean("occupancy"),
+        "talk_min/agent_h": mean("talk_min_per_agent_hour"),
+        "idle_mean_s": mean("idle_wait_mean"),
+        "idle_p95_s": mean("idle_wait_p95"),
+        "connects/agent_h": mean("connects_per_agent_hour"),
+        "peak_lines/agent": max((r.peak_lines_per_agent for r in results), default=0.0),
+        "cut_before_15s": sum(r.calls_cut_early for r in results),
+    }

@@ -45,10 +45,14 @@ async def load_campaigns(session: AsyncSession, states: Sequence[str] = ("active
         return []
     ids = [c.id for c in campaigns]
     statuses: dict[int, list[StatusView]] = {cid: [] for cid in ids}
+    # campaigns.default_status_id names a dictionary status; the runtime needs the campaign's copy.
+    by_dictionary: dict[tuple[int, int], int] = {}
     for st in (await session.execute(select(CampaignStatus).where(CampaignStatus.campaign_id.in_(ids)))).scalars():
         statuses[st.campaign_id].append(
             StatusView(st.id, st.name, SystemStatus(st.system_status), tuple(st.auto_on or ()), st.dtmf_code)
         )
+        if st.status_id is not None:
+            by_dictionary[(st.campaign_id, st.status_id)] = st.id
     agents: dict[int, set[int]] = {cid: set() for cid in ids}
     for cid, aid in (await session.execute(select(CampaignAgent.campaign_id, CampaignAgent.agent_id).where(CampaignAgent.campaign_id.in_(ids)))).all():
         agents[cid].add(aid)
@@ -57,9 +61,6 @@ async def load_campaigns(session: AsyncSession, states: Sequence[str] = ("active
         rows = (await session.execute(select(AgentGroup.group_id, AgentGroup.agent_id).where(AgentGroup.group_id.in_(set(routing.values()))))).all()
         for cid, gid in routing.items():
             agents[cid].update(aid for g, aid in rows if g == gid)
-    # The built-in default status, for campaigns whose own default is unset.
-    call_status = {s.campaign_id: s.id for s in (await session.execute(
-        select(CampaignStatus).where(CampaignStatus.campaign_id.in_(ids), CampaignStatus.name == "Call"))).scalars()}
     out = []
     for c in campaigns:
         out.append(
@@ -75,7 +76,7 @@ async def load_campaigns(session: AsyncSession, states: Sequence[str] = ("active
                 target_abandon_rate=c.target_abandon_rate, abandon_window=AbandonWindow(c.abandon_window),
                 max_lines_per_agent=c.max_lines_per_agent, abandon_message=c.abandon_message,
                 machine_action=c.machine_action, machine_message=c.machine_message, amd_enabled=c.amd_enabled,
-                default_status_id=c.default_status_id or call_status.get(c.id),
+                default_status_id=by_dictionary.get((c.id, c.default_status_id)),
                 callback_grace_seconds=int((c.options or {}).get("callback_grace_seconds", 300)),
                 supervisor_tone=bool((c.options or {}).get("supervisor_tone", False)),
                 rule_72h=bool((c.options or {}).get("rule_72h", False)),

@@ -235,3 +235,21 @@ async def test_given_predictive_campaign_then_the_pacer_decides_and_answered_cal
                      what="predictive calls connected")
     # Once the pacing library is present, the campaign has a policy instance that made the decisions.
     assert dialer.pacing.knows(cid) or not library_ready()
+
+
+async def test_given_campaign_default_status_from_dictionary_then_wrap_up_timeout_applies_its_campaign_copy(db, sql, sim, dialer):
+    other = create_campaign(sql, name="other")  # shifts campaign-status ids away from dictionary ids
+    add_status(sql, other, "Filler", "call_again")
+    cid = create_campaign(sql, mode="progressive", wrapup_seconds=1)
+    dictionary = sql("insert into statuses (name, system_status) values ('No decision', 'call_again') returning id")[0]["id"]
+    copy = sql("insert into campaign_statuses (campaign_id, status_id, name, system_status, dtmf_code) "
+               "values (%s, %s, 'No decision', 'call_again', '7') returning id", (cid, dictionary))[0]["id"]
+    assert copy != dictionary
+    sql("update campaigns set default_status_id = %s where id = %s", (dictionary, cid))
+    add_agent(sql, "1001", campaigns=[cid])
+    sim.script_number("+390611119701", answer_after=0.2, talk=0.5)
+    add_entries(sql, cid, ["+390611119701"])
+    await login(sim, dialer, "1001")
+    row = (await eventually(lambda: sql("select * from attempts where disposition_at is not null"), timeout=15,
+                            what="default disposition"))[0]
+    assert row["disposition_status_id"] == copy

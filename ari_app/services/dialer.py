@@ -192,9 +192,13 @@ class DialerService:
             ticker.cancel()
             await self.ari.close()
             ari_task.cancel()
-            for task in (ticker, ari_task, *self._tasks):
-                with contextlib.suppress(BaseException):
-                    await asyncio.wait_for(task, 2)
+            # Owned tasks get one bounded grace period together, then are cancelled.
+            tasks = {ticker, ari_task, *self._tasks}
+            _, late = await asyncio.wait(tasks, timeout=5)
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.wait(late, timeout=2)
 
     def stop(self) -> None:
         self.post(Stop())

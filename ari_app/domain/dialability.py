@@ -94,3 +94,19 @@ def explain_entry(
     if entry.progressive_only and not agent_guaranteed:
         return blocked("call_progressive", "the entry is retried only when an agent is guaranteed for it")
     return Verdict(True, "ok", "the entry would be dialled now", tuple(flags))
+
+
+def campaign_activity(state: CampaignState, schedule: Mapping[str, Any], tz: str, now: dt.datetime,
+                      agents_logged_in: int) -> str:
+    """What an active campaign is doing now, in words an admin reads in `campaign show`."""
+    from ari_app.domain.time_rules import next_schedule_open
+
+    if state is not CampaignState.ACTIVE:
+        return f"not dialling: the campaign is {state}"
+    if not schedule_open(schedule, tz, now):
+        nxt = next_schedule_open(schedule, tz, now)
+        when = f"; opens {local_time_text(tz, nxt)}" if nxt else ""
+        return f"inactive: outside its schedule{when}"
+    if agents_logged_in == 0:
+        return "inactive: no agent logged in"
+    return f"dialling with {agents_logged_in} agent(s) logged in"

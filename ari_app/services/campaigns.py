@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ari_app.db.runtime import Database
 from ari_app.domain import campaign_settings as cs
+from ari_app.domain.dialability import campaign_activity
 from ari_app.domain.enums import CampaignState
 from ari_app.errors import NotFound, UserError
 
@@ -325,9 +326,14 @@ async def campaign_details(db: Database, name: str, now: dt.datetime) -> dict:
             "select a.extension from campaign_agents ca join agents a on a.id = ca.agent_id where ca.campaign_id = :c order by a.extension"
         ), {"c": c["id"]})).scalars())
         stats = await campaign_stats(s, c, now)
+        logged_in = (await s.execute(text(
+            "select count(*) from agent_sessions where logged_out_at is null and :c = any(campaign_ids)"
+        ), {"c": c["id"]})).scalar()
     options = c["options"] or {}
     settings = {
-        "name": c["name"], "id": c["id"], "mode": c["mode"], "state": c["state"], "goal": c["goal"],
+        "name": c["name"], "id": c["id"], "mode": c["mode"], "state": c["state"],
+        "activity": campaign_activity(CampaignState(c["state"]), c["schedule"] or {}, c["timezone"], now, logged_in),
+        "goal": c["goal"],
         "bcw_seconds": c["bcw_seconds"], "push_timeout_seconds": c["push_timeout_seconds"],
         "pickup_rate": c["pickup_rate"], "target_abandon_rate": c["target_abandon_rate"],
         "abandon_window": c["abandon_window"], "max_lines_per_agent": c["max_lines_per_agent"],

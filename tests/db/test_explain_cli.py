@@ -60,3 +60,18 @@ def test_explain_unknown_phone_is_one_sentence_and_non_zero(cli, sql):
     _entry(sql)
     res = cli("campaign", "explain", "it", "+390699999999")
     assert res.code != 0 and res.err.strip() == "error: phone +390699999999 is not in campaign 'it'"
+
+
+def test_campaign_show_says_why_an_active_campaign_is_not_dialling(cli, sql):
+    import json
+
+    cid, _, _ = _entry(sql, schedule='{"weekly": {"mon": [["09:00", "17:00"]]}}')
+    body = json.loads(cli("campaign", "show", "it", "--json").out)
+    activity = body["settings"]["activity"]
+    assert activity.startswith("inactive: outside its schedule") or activity == "inactive: no agent logged in"
+    sql("update campaigns set schedule = '{}' where id = %s", (cid,))
+    assert json.loads(cli("campaign", "show", "it", "--json").out)["settings"]["activity"] == "inactive: no agent logged in"
+    agent = sql("insert into agents (extension, display_name, pin_hash) values ('1', 'a', 'x') returning id")[0]["id"]
+    sql("insert into agent_sessions (agent_id, state, state_since, campaign_ids, logged_in_at) "
+        "values (%s, 'ready', now(), %s, now())", (agent, [cid]))
+    assert json.loads(cli("campaign", "show", "it", "--json").out)["settings"]["activity"] == "dialling with 1 agent(s) logged in"

@@ -27,6 +27,7 @@ COMMAND_MODULES = [
     "admin_cli.contacts_cmd",
     "admin_cli.callbacks_cmd",
     "admin_cli.run_cmd",
+    "admin_cli.check_cmd",
     "admin_cli.demo_cmd",
     "admin_cli.pbx_sim_cmd",
     "admin_cli.pacing_cmd",

@@ -121,6 +121,8 @@ class _Estimates:
         self.counted_live: dict[float, int] = {}  # placed_at of live answers seen leaving in-flight
         self.ended_placed: dict[float, int] = {}  # placed_at of calls that ended without an agent
         self.talk_exposure = 0.0
+        self.first_seen: float | None = None
+        self.seeded = False
         self.talk_ends = 0
 
     def add_live(self, placed_at: float, age: float, now: float) -> None:
@@ -131,8 +133,11 @@ class _Estimates:
         self.counted_live[placed_at] = self.counted_live.get(placed_at, 0) + 1
         self._dirty = True
 
-    def absorb(self, history) -> None:
+    def absorb(self, history, now: float) -> None:
         """Read the calls appended to history since the last decision (O(new), or O(history) once)."""
+        if self.first_seen is None:
+            self.first_seen = now
+            self.seeded = len(history) >= 60
         new: list[FinishedCall] = []
         for i in range(len(history) - 1, -1, -1):
             c = history[i]
@@ -187,6 +192,7 @@ class _Estimates:
 
     def observe_wrap(self, seconds: float) -> None:
         self.wrap.append(max(0.0, seconds))
+        self._dirty = True
 
     def refresh(self) -> None:
         if not self._dirty:
@@ -200,10 +206,14 @@ class _Estimates:
         self.p_live = len(live) / max(1, len(ages))
         self.talk_sorted = np.sort(np.array(self.talk, dtype=float)) if self.talk else np.array([120.0])
         self.mean_wrap = float(np.mean(self.wrap)) if self.wrap else 15.0
+        self.wrap_sorted = np.sort(np.array(self.wrap, dtype=float))
         self.mean_live_age = float(live.mean()) if len(live) else 9.0
 
-    def ready_for_use(self) -> bool:
-        return len(self.calls) >= 60 and self.live_seen >= 10
+    def ready_for_use(self, now: float) -> bool:
+        # Calls that resolved in the first seconds are the short ones; wait until the slow outcomes
+        # (no answer at the ring timeout) are in the sample too, unless history came complete.
+        warm = self.seeded or now - self.first_seen >= 2 * self.settings.ring_timeout_seconds + 10
+        return warm and len(self.calls) >= 60 and self.live_seen >= 10
 
 
 def _expected_excess(mu: np.ndarray, var: np.ndarray) -> np.ndarray:
@@ -223,6 +233,30 @@ def _erf(x: np.ndarray) -> np.ndarray:
     t = 1.0 / (1.0 + 0.3275911 * x)
     y = 1.0 - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496735) * t + 0.254829592) * t * np.exp(-x * x)
     return s * y
+
+
+_X = np.linspace(0.0, 1.0, 41)
+
+
+def _expected_running_max(mu: np.ndarray, var: np.ndarray, H: np.ndarray) -> float:
+    """E[sup_t (L(t) - F(t))^+] over the horizon: the abandons of a loss system are the running maximum
+    of the excess of answers over agents (Skorokhod), not its final value. The excess is approximated
+    by a Brownian motion from its first-horizon value with the drift and variance rate fitted from the
+    first to the last horizon; P(sup >= a) = Phi((-a+mT)/s) + exp(2ma/v) Phi((-a-mT)/s)."""
+    d0, dT = float(mu[0]), float(mu[-1])
+    T = float(H[-1] - H[0])
+    vT = max(float(var[-1]), 1e-6)
+    drift = (dT - d0) / T
+    rate = vT / T
+    sdT = math.sqrt(vT)
+    top = max(0.0, d0) + max(0.0, dT) + 6.0 * sdT + 1.0
+    x = _X * top
+    a = np.maximum(x - d0, 0.0)
+    tail = 0.5 * (1.0 + _erf((-a + drift * T) / (sdT * math.sqrt(2))))
+    expo = np.minimum(2.0 * drift * a / rate, 50.0)
+    tail = tail + np.exp(expo) * 0.5 * (1.0 + _erf((-a - drift * T) / (sdT * math.sqrt(2))))
+    tail = np.clip(tail, 0.0, 1.0)
+    return float(np.trapezoid(tail, x))
 
 
 HORIZONS = np.array([1.0, 3.0, 5.0, 7.0, 9.0, 12.0, 15.0, 19.0, 25.0])
@@ -312,21 +346,21 @@ class Predictive:
         r = s.settings.target_abandon_rate
         led = s.ledger
         future = max(30.0, live_per_hour * self.budget_hours)
-        spend = (0.9 * r * (led.live_answers + future) - led.abandons) / future
+        spend = (0.85 * r * (led.live_answers + future) - led.abandons) / future
         early = min(1.0, led.live_answers / self.early_live_answers)  # few answers: each abandon weighs heavily
         return min(spend, r * self.max_allowance_factor * early)
 
     def decide(self, s: Snapshot) -> Decision:
         st = s.settings
         self._track_agents(s)
-        self.est.absorb(s.history)
+        self.est.absorb(s.history, s.now)
         self._track_calls(s)
         self._calibrate(s)
         ready, active, busy, lines = _counts(s)
         if active == 0:
             return Decision(0, "no agents")
         progressive = max(0, ready - lines)
-        if not self.est.ready_for_use():
+        if not self.est.ready_for_use(s.now):
             return Decision(progressive, "progressive: not enough history yet")
         est = self.est
         est.refresh()
@@ -355,28 +389,37 @@ class Predictive:
         var_f = np.zeros(len(H))
         T = est.talk_sorted
         nT = len(T)
-        if on_call_e and len(est.talk) < 200 and est.talk_ends >= 10 and est.talk_exposure > 0:
-            # few talks finished yet (and those are the short ones): exponential with the censoring-aware
-            # rate completed talks / talking time
+        if on_call_e and est.talk_ends >= 10 and est.talk_exposure > 0:
+            # Hazard of ending a talk: completed talks / talking time (censoring-aware). Where enough
+            # finished talks lasted longer than this one has, use their conditional distribution instead.
             rate = est.talk_ends / est.talk_exposure
-            k = len(on_call_e)
-            p = 1.0 - np.exp(-np.maximum(H + limit - est.mean_wrap, 0.0) * rate)
-            mu_f += k * p
-            var_f += k * p * (1 - p)
-        elif on_call_e and len(est.talk) >= 200:
             e = np.array(on_call_e)[:, None]
-            horizon = e + H[None, :] + limit - est.mean_wrap
-            surv = nT - np.searchsorted(T, e, side="right")
-            done = np.searchsorted(T, horizon, side="right") - np.searchsorted(T, e, side="right")
-            p = np.clip(done / np.maximum(surv, 1), 0.0, 1.0)
-            p[(surv == 0)[:, 0], :] = 1.0 - 0.0  # past every observed talk time: likely to end soon
+            reach = np.maximum(H[None, :] + limit - est.mean_wrap, 0.0)
+            p = np.broadcast_to(1.0 - np.exp(-reach * rate), (len(on_call_e), len(H))).copy()
+            if len(est.talk) >= 200 and (est.seeded or s.now - est.first_seen >= 1800):
+                T = est.talk_sorted
+                below_e = np.searchsorted(T, e, side="right")
+                surv = len(T) - below_e
+                done = np.searchsorted(T, e + reach, side="right") - below_e
+                emp = np.clip(done / np.maximum(surv, 1), 0.0, 1.0)
+                use = (surv >= 20)[:, 0]
+                p[use, :] = emp[use, :]
             mu_f += p.sum(0)
             var_f += (p * (1 - p)).sum(0)
         if wrap_e:
-            # wrap-up: exponential-like remaining time with the observed mean
+            # wrap-up: conditional on the time already spent, from observed wrap-ups (memoryless with the
+            # observed mean until there are enough of them)
             e = np.array(wrap_e)[:, None]
-            rem = np.maximum(est.mean_wrap - e, 2.0)
-            p = 1.0 - np.exp(-(H[None, :] + limit) / rem)
+            reach = H[None, :] + limit
+            W = est.wrap_sorted
+            p = np.broadcast_to(1.0 - np.exp(-reach / max(est.mean_wrap, 1.0)), (len(wrap_e), len(H))).copy()
+            if len(W) >= 30:
+                below_e = np.searchsorted(W, e, side="right")
+                surv = len(W) - below_e
+                done = np.searchsorted(W, e + reach, side="right") - below_e
+                emp = np.clip(done / np.maximum(surv, 1), 0.0, 1.0)
+                use = (surv >= 10)[:, 0]
+                p[use, :] = emp[use, :]
             mu_f += p.sum(0)
             var_f += (p * (1 - p)).sum(0)
         # demand: waiting calls and ringing calls by age
@@ -405,7 +448,9 @@ class Predictive:
         total_live0 = mu_l[-1]
 
         def ratio(n: int) -> tuple[float, float]:
-            ab = float(np.max(_expected_excess(base_mu + n * g, base_var + n * g * (1 - g))))
+            mu = base_mu + n * g
+            var = base_var + n * g * (1 - g)
+            ab = max(float(np.max(_expected_excess(mu, var))), _expected_running_max(mu, var, H))
             live = total_live0 + n * g[-1]
             return ab, live
 

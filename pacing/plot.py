@@ -22,7 +22,9 @@ def plot_compare(results: dict, path: str, title: str = "") -> str:
         rate = np.divide(abr, lv, out=np.zeros_like(abr), where=lv > 0) * 100
         hours = np.arange(len(live)) / 60.0
         ax1.plot(hours, rate, label=policy)
-        occ10 = np.convolve(occ, np.ones(10) / 10, mode="same")
+        c = np.concatenate([[0.0], np.cumsum(occ)])
+        idx = np.arange(1, len(occ) + 1)
+        occ10 = (c[idx] - c[np.maximum(idx - 10, 0)]) / np.minimum(idx, 10)  # trailing 10-minute mean
         ax2.plot(hours, occ10, label=policy)
     ax1.axhline(3.0, color="red", linestyle="--", linewidth=1, label="3 % limit")
     ax1.set_ylabel("abandon rate, last 60 min (%)")

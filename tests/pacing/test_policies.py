@@ -1,0 +1,136 @@
+"""Each pacing policy at the edges: no agents, all paused, budget exhausted, first minutes of a
+window, no history yet, reserved capacity."""
+import random
+
+import pytest
+
+from pacing import (AbandonLedger, AgentState, AgentView, CallOutcome, CallView, FinishedCall,
+                    PacingSettings, Snapshot, make_policy)
+
+POLICIES = ["progressive", "ratio", "predictive", "vicidial_adaptive", "vicidial_adaptive_average"]
+SETTINGS = PacingSettings(window="calendar_day", pickup_rate=0.25)
+
+
+def agents(ready=0, on_call=0, wrap=0, paused=0, now=1000.0):
+    out = []
+    for state, n in ((AgentState.READY, ready), (AgentState.ON_CALL, on_call), (AgentState.WRAP_UP, wrap),
+                     (AgentState.PAUSED, paused)):
+        out += [AgentView(f"{state.value}{i}", state, now - 30.0 - i) for i in range(n)]
+    return out
+
+
+def history(n=400, now=1000.0, live=0.3, seed=7):
+    """A finished-call history like a steady campaign's: 30 % live, talk about 2 minutes."""
+    rng = random.Random(seed)
+    calls = []
+    for i in range(n):
+        placed = now - 4000.0 + i * 9.0
+        u = rng.random()
+        if u < live:
+            answered = placed + rng.uniform(4, 15)
+            calls.append(FinishedCall(placed, answered, answered, answered + rng.uniform(30, 250), CallOutcome.LIVE))
+        elif u < live + 0.2:
+            calls.append(FinishedCall(placed, placed + 18.0, None, placed + 21.0, CallOutcome.MACHINE))
+        else:
+            calls.append(FinishedCall(placed, None, None, placed + 25.0, CallOutcome.NO_ANSWER))
+    calls.sort(key=lambda c: c.ended_at)
+    return [c for c in calls if c.ended_at <= now]
+
+
+def snap(agent_list, in_flight=(), hist=(), ledger=None, now=1000.0, reserved=0, settings=SETTINGS):
+    return Snapshot(now, list(agent_list), list(in_flight), list(hist), ledger or AbandonLedger(2000, 30, 0.0),
+                    settings, reserved)
+
+
+@pytest.mark.parametrize("name", POLICIES)
+def test_given_no_agents_when_deciding_then_no_call_is_placed(name):
+    assert make_policy(name, SETTINGS).decide(snap([], hist=history())).calls_to_place == 0
+
+
+@pytest.mark.parametrize("name", POLICIES)
+def test_given_all_agents_paused_when_deciding_then_no_call_is_placed(name):
+    d = make_policy(name, SETTINGS).decide(snap(agents(paused=5), hist=history()))
+    assert d.calls_to_place == 0
+
+
+@pytest.mark.parametrize("name", POLICIES)
+def test_given_every_ready_agent_reserved_for_callbacks_when_deciding_then_no_call_is_placed(name):
+    d = make_policy(name, SETTINGS).decide(snap(agents(ready=2, on_call=3), hist=history(), reserved=2))
+    assert d.calls_to_place == 0
+
+
+def test_given_three_ready_agents_and_one_ringing_call_when_progressive_then_two_calls():
+    flight = [CallView("c1", 995.0, None, False)]
+    assert make_policy("progressive", SETTINGS).decide(snap(agents(ready=3), flight)).calls_to_place == 2
+
+
+def test_given_pickup_rate_a_quarter_when_ratio_then_four_lines_per_ready_agent_up_to_the_line_cap():
+    d = make_policy("ratio", SETTINGS).decide(snap(agents(ready=2, on_call=8)))
+    assert d.calls_to_place == 8
+    capped = PacingSettings(window="calendar_day", pickup_rate=0.1, max_lines_per_agent=1.5)
+    d = make_policy("ratio", capped).decide(snap(agents(ready=2), settings=capped))
+    assert d.calls_to_place == 3  # 1.5 lines x 2 agents
+
+
+def test_given_no_history_yet_when_predictive_then_it_dials_like_progressive():
+    d = make_policy("predictive", SETTINGS).decide(snap(agents(ready=4, on_call=6)))
+    assert d.calls_to_place == 4
+    assert "history" in d.reason
+
+
+def test_given_steady_history_and_a_healthy_budget_when_predictive_then_more_lines_than_ready_agents():
+    d = make_policy("predictive", SETTINGS).decide(snap(agents(ready=4, on_call=16), hist=history()))
+    assert d.calls_to_place > 4
+    assert d.calls_to_place <= 3 * 20
+
+
+def test_given_the_abandon_budget_exhausted_when_predictive_then_it_falls_back_to_progressive():
+    spent = AbandonLedger(live_answers=1000, abandons=40, window_started_at=0.0)
+    d = make_policy("predictive", SETTINGS).decide(snap(agents(ready=4, on_call=16), hist=history(), ledger=spent))
+    assert d.calls_to_place == 4
+    assert "budget" in d.reason
+
+
+def test_given_the_first_minutes_of_a_window_when_predictive_then_it_is_as_cautious_as_progressive():
+    fresh = AbandonLedger(live_answers=3, abandons=0, window_started_at=990.0)
+    d = make_policy("predictive", SETTINGS).decide(snap(agents(ready=4, on_call=16), hist=history(), ledger=fresh))
+    assert d.calls_to_place <= 4
+
+
+def test_given_a_live_answer_waiting_for_an_agent_when_predictive_then_no_new_call_without_a_free_agent():
+    flight = [CallView("c1", 990.0, 999.0, True)]
+    d = make_policy("predictive", SETTINGS).decide(snap(agents(on_call=5), flight, hist=history()))
+    assert d.calls_to_place == 0
+
+
+def test_given_idle_agents_for_a_minute_when_vicidial_adaptive_then_the_dial_level_rises_to_at_most_three():
+    policy = make_policy("vicidial_adaptive", SETTINGS)
+    for k in range(0, 121):
+        policy.decide(snap(agents(ready=5), now=1000.0 + k * 0.5))
+    assert policy.level == pytest.approx(3.0)
+
+
+@pytest.mark.parametrize("name,expected", [("vicidial_adaptive", 1.0), ("vicidial_adaptive_average", 1.5)])
+def test_given_the_drop_rate_above_target_when_the_minute_check_runs_then_vicidial_cuts_the_level(name, expected):
+    policy = make_policy(name, SETTINGS)
+    policy.decide(snap(agents(ready=5), now=1000.0))
+    policy.level = 3.0
+    policy.decide(snap(agents(on_call=5), ledger=AbandonLedger(100, 10, 0.0), now=1060.0))
+    assert policy.level == pytest.approx(expected)
+
+
+def test_given_the_same_snapshots_when_two_predictive_policies_decide_then_decisions_are_equal():
+    a, b = make_policy("predictive", SETTINGS), make_policy("predictive", SETTINGS)
+    hist = history()
+    for k in range(20):
+        s = snap(agents(ready=k % 4, on_call=10), hist=hist, now=1000.0 + k)
+        assert a.decide(s) == b.decide(s)
+
+
+def test_given_bad_settings_when_building_them_then_the_field_is_named():
+    with pytest.raises(ValueError, match="window"):
+        PacingSettings(window="weekly")
+    with pytest.raises(ValueError, match="target_abandon_rate"):
+        PacingSettings(target_abandon_rate=3)
+    with pytest.raises(ValueError, match="unknown pacing policy"):
+        make_policy("greedy")

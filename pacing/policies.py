@@ -276,12 +276,13 @@ class Predictive:
     name = "predictive"
 
     def __init__(self, settings: PacingSettings, *, budget_hours: float = 1.0, max_allowance_factor: float = 0.8,
-                 early_live_answers: float = 150.0) -> None:
+                 early_live_answers: float = 150.0, hour_factor: float = 0.7) -> None:
         self.settings = settings
         self.est = _Estimates(settings)
         self.budget_hours = budget_hours
         self.max_allowance_factor = max_allowance_factor
         self.early_live_answers = early_live_answers
+        self.hour_factor = hour_factor
         self._agent_state: dict[str, tuple[AgentState, float]] = {}
         self._flight: dict[str, tuple[float, float | None]] = {}  # call id -> (placed_at, answered_at)
         self._last_now: float | None = None
@@ -290,6 +291,8 @@ class Predictive:
         self._fc = 1.0 / 3.0  # prior: the forecast is 3x optimistic, worth one abandon of evidence
         self._obs = 1.0
         self._last_abandons: int | None = None
+        self._last_live: int | None = None
+        self._hour: deque[tuple[float, int, int]] = deque()  # (when, live answers, abandons) seen
         self._last_forecast = 0.0
 
     # -- helpers
@@ -328,7 +331,13 @@ class Predictive:
         led = s.ledger
         if self._last_abandons is not None and led.abandons >= self._last_abandons:
             self._obs += led.abandons - self._last_abandons
+            dl = max(0, led.live_answers - (self._last_live or 0))
+            if dl or led.abandons > self._last_abandons:
+                self._hour.append((s.now, dl, led.abandons - self._last_abandons))
         self._last_abandons = led.abandons
+        self._last_live = led.live_answers
+        while self._hour and self._hour[0][0] < s.now - 3600.0:
+            self._hour.popleft()
         if self._prev_now is not None:
             dt = min(5.0, max(0.0, s.now - self._prev_now))
             self._fc += self._last_forecast * dt / s.settings.ring_timeout_seconds
@@ -369,6 +378,14 @@ class Predictive:
         allow = self.allowance(s, live_per_hour)
         if allow <= 0.15 * st.target_abandon_rate:
             return Decision(progressive, f"progressive: abandon budget at risk (allowance {allow:.4f})")
+        # Every hour must stay compliant too (small teams): the last 60 minutes' abandons against the
+        # live answers of an hour; near the limit, dial progressively until old abandons age out.
+        hour_ab = sum(a for _, _, a in self._hour)
+        hour_live = max(sum(l for _, l, _ in self._hour), live_per_hour)
+        # few answers an hour (small teams): a cluster of 2-3 abandons breaks the hour, so stop earlier
+        factor = self.hour_factor if hour_live < 200 else 1.3
+        if hour_ab >= factor * st.target_abandon_rate * max(hour_live, 1.0):
+            return Decision(progressive, f"progressive: last hour's abandons {hour_ab} at the hourly limit")
         cap = _line_cap(s, active, lines)
         if cap <= 0:
             return Decision(0, "line cap reached")

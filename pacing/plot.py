@@ -12,6 +12,7 @@ def plot_compare(results: dict, path: str, title: str = "") -> str:
     import numpy as np
 
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(10, 7), sharex=True)
+    top = 10.0
     for policy, runs in results.items():
         live = np.sum([r.minute_live for r in runs], axis=0).astype(float)
         ab = np.sum([r.minute_abandons for r in runs], axis=0).astype(float)
@@ -22,13 +23,15 @@ def plot_compare(results: dict, path: str, title: str = "") -> str:
         rate = np.divide(abr, lv, out=np.zeros_like(abr), where=lv > 0) * 100
         hours = np.arange(len(live)) / 60.0
         ax1.plot(hours, rate, label=policy)
+        if len(rate) > 60:
+            top = max(top, float(np.max(rate[60:])) * 1.1)  # after the first hour
         c = np.concatenate([[0.0], np.cumsum(occ)])
         idx = np.arange(1, len(occ) + 1)
         occ10 = (c[idx] - c[np.maximum(idx - 10, 0)]) / np.minimum(idx, 10)  # trailing 10-minute mean
         ax2.plot(hours, occ10, label=policy)
     ax1.axhline(3.0, color="red", linestyle="--", linewidth=1, label="3 % limit")
     ax1.set_ylabel("abandon rate, last 60 min (%)")
-    ax1.set_ylim(0, 15)
+    ax1.set_ylim(0, min(top, 50.0))
     ax1.legend(fontsize=8, ncol=3)
     ax1.set_title(title)
     ax2.set_ylabel("occupancy (10-min mean)")

@@ -470,3 +470,25 @@ async def record_pin_result(session: AsyncSession, agent_id: int, ok: bool, now:
                               .values(failed_pin_count=0, locked_until=now + lockout))
         return True
     return False
+
+
+async def rearm_callback(session: AsyncSession, attempt_id: int, now: dt.datetime) -> bool:
+    """A callback whose attempt never reached the originate (the process died after writing the
+    attempt, before marking it 'originating') has not happened: it goes back to pending, due now.
+    Once marked, the customer may have been called, so it is not re-armed: never a second call (the
+    entry is retried by the campaign's rule for 'lost' instead)."""
+    row = (await session.execute(text(
+        "update callbacks set state = 'pending', fired_at = null, attempt_id = null, due_at = least(due_at, :now) "
+        "where attempt_id = :a and state = 'fired' "
+        "  and exists (select 1 from attempts where id = :a and state = 'created') "  # never left for Asterisk
+        "returning entry_id"), {"a": attempt_id, "now": now})).first()
+    if row is None:
+        return False
+    await session.execute(update(CampaignEntry).where(CampaignEntry.id == row[0])
+                          .values(state=str(EntryState.CALLBACK), lease_owner=None, lease_until=None, updated_at=now))
+    return True
+
+
+async def mark_attempt_originated(session: AsyncSession, attempt_id: int) -> None:
+    await session.execute(text("update attempts set state = 'originating' where id = :a and state = 'created'"),
+                          {"a": attempt_id})

@@ -453,6 +453,10 @@ class DialerService:
     async def _originate(self, campaign: CampaignConfig, call: CallLive, caller_id: str | None) -> None:
         call.advance(AttemptEvent.ORIGINATE_SENT)
         self.metrics.originates += 1
+        # Write-ahead, in this task rather than the event consumer: after a crash, an attempt still
+        # 'created' certainly never reached Asterisk; one 'originating' may have (so no second call).
+        async with self.db.transaction() as s:
+            await store.mark_attempt_originated(s, call.attempt_id)
         try:
             await self.ari.originate(
                 channel_id=call.channel_id, endpoint=campaign.dial_string(call.phone),
@@ -625,12 +629,13 @@ class DialerService:
         agent = next((a for a in self.agents.values() if a.call is call), None)
         needs_disposition = outcome is Outcome.ANSWERED and agent is not None
         async with self.db.transaction() as s:
+            rearmed = outcome is Outcome.LOST and await store.rearm_callback(s, call.attempt_id, now)
             await store.close_attempt(
                 s, call.attempt_id, now=now, outcome=outcome, cause=cause, cause_txt=cause_txt,
                 dialstatus=call.dialstatus, abandoned=call.abandoned, agent_id=call.agent_id,
                 answered_at=call.answered_at, connected_at=call.connected_at,
             )
-            if not needs_disposition and campaign is not None and call.entry_id is not None:
+            if not needs_disposition and not rearmed and campaign is not None and call.entry_id is not None:
                 status = automatic_status(campaign.statuses, outcome)
                 if outcome is Outcome.ANSWERED and status is None:
                     status = campaign.default_status

@@ -19,7 +19,7 @@ from pathlib import Path
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).parent))
-from harness import control, fresh_database, login_phones, pct, seed_agents, simulator_process  # noqa: E402
+from harness import control, fresh_database, login_phones, pct, seed_campaign, simulator_process  # noqa: E402
 
 
 async def run(args) -> None:
@@ -30,17 +30,8 @@ async def run(args) -> None:
     with fresh_database("cb") as url, simulator_process() as base:
         control(base, "POST", "/_sim/scenario", {"mode": "plan", "ring": 1, "talk": 5})
         with psycopg.connect(url, autocommit=True) as conn:
-            cid = conn.execute(
-                "insert into campaigns (name, mode, state, goal, dial_template, timezone, calling_hours_start, "
-                "calling_hours_end, wrapup_seconds) values ('cb', 'progressive', 'active', 'none', "
-                "'PJSIP/{number}@carrier', 'UTC', '00:00', '23:59:59', 1) returning id").fetchone()[0]
-            conn.execute("insert into campaign_statuses (campaign_id, status_id, name, system_status, dtmf_code) "
-                         "select %s, id, name, system_status, '1' from statuses where name = 'Call'", (cid,))
-            exts = seed_agents(conn, cid, args.callbacks)
-            contact = conn.execute("insert into contacts (name) values ('cb') returning id").fetchone()[0]
-            conn.execute("insert into campaign_entries (campaign_id, contact_id, phone_e164, timezone, state) "
-                         "select %s, %s, '+39062' || lpad(g::text, 6, '0') || '1' || lpad((g %% 100)::text, 2, '0'), "
-                         "'UTC', 'callback' from generate_series(1, %s) g", (cid, contact, args.callbacks))
+            cid, contact, exts = seed_campaign(conn, "cb", agents=args.callbacks, entries=args.callbacks,
+                                               entry_state="callback", number_prefix="+39062")
 
         db = Database(url, pool_size=10)
         service = DialerService(db, AioariAdapter(base, "dialer", "dialer", "dialer"), instance_id="cb",

@@ -112,3 +112,23 @@ async def login_phones(base: str, service, exts: list[str]) -> None:
     await asyncio.gather(*(one(ext) for ext in exts))
     while sum(1 for a in service.agents.values() if a.session_id) < len(exts):
         await asyncio.sleep(0.2)
+
+
+def seed_campaign(conn, name: str, *, agents: int, entries: int, entry_state: str = "ready", number_prefix: str = "+39061",
+                  **settings) -> tuple[int, int, list[str]]:
+    """An active progressive campaign (goal none, open all day, default status 'Call' on key 1) with
+    agents and entries whose numbers all end in 1xx (the number plan's "answers"). Returns
+    (campaign id, contact id, agent extensions)."""
+    cols = {"name": name, "mode": "progressive", "state": "active", "goal": "none",
+            "dial_template": "PJSIP/{number}@carrier", "timezone": "UTC", "calling_hours_start": "00:00",
+            "calling_hours_end": "23:59:59", "wrapup_seconds": 1, "caller_ids": ["+390600000000"], **settings}
+    cid = conn.execute(f"insert into campaigns ({', '.join(cols)}) values ({', '.join(['%s'] * len(cols))}) returning id",
+                       tuple(cols.values())).fetchone()[0]
+    conn.execute("insert into campaign_statuses (campaign_id, status_id, name, system_status, dtmf_code) "
+                 "select %s, id, name, system_status, '1' from statuses where name = 'Call'", (cid,))
+    exts = seed_agents(conn, cid, agents)
+    contact = conn.execute("insert into contacts (name) values (%s) returning id", (name,)).fetchone()[0]
+    conn.execute("insert into campaign_entries (campaign_id, contact_id, phone_e164, timezone, state) "
+                 "select %s, %s, %s || lpad(g::text, 6, '0') || '1' || lpad((g %% 100)::text, 2, '0'), 'UTC', %s "
+                 "from generate_series(1, %s) g", (cid, contact, number_prefix, entry_state, entries))
+    return cid, contact, exts

@@ -23,7 +23,7 @@ from pathlib import Path
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).parent))
-from harness import control, fresh_database, login_phones, pct, seed_agents, simulator_process  # noqa: E402
+from harness import control, fresh_database, login_phones, pct, seed_campaign, simulator_process  # noqa: E402
 
 
 async def run(args) -> None:
@@ -34,19 +34,8 @@ async def run(args) -> None:
     with fresh_database("rt") as url, simulator_process() as base:
         control(base, "POST", "/_sim/scenario", {"mode": "plan", "ring": args.ring, "talk": args.talk})  # before the service
         with psycopg.connect(url, autocommit=True) as conn:
-            cid = conn.execute(
-                "insert into campaigns (name, mode, state, goal, dial_template, timezone, calling_hours_start, "
-                "calling_hours_end, wrapup_seconds, ring_timeout_seconds, caller_ids) values ('bench', 'progressive', "
-                "'active', 'none', 'PJSIP/{number}@carrier', 'UTC', '00:00', '23:59:59', 1, 20, '{+390600000000}') "
-                "returning id").fetchone()[0]
-            conn.execute("insert into campaign_statuses (campaign_id, status_id, name, system_status, dtmf_code) "
-                         "select %s, id, name, system_status, '1' from statuses where name = 'Call'", (cid,))
-            exts = seed_agents(conn, cid, args.agents)
-            contact = conn.execute("insert into contacts (name) values ('bench') returning id").fetchone()[0]
-            # Every number ends in 1xx: answers after the ring, talks, hangs up.
-            conn.execute("insert into campaign_entries (campaign_id, contact_id, phone_e164, timezone) "
-                         "select %s, %s, '+39061' || lpad(g::text, 6, '0') || '1' || lpad((g %% 100)::text, 2, '0'), 'UTC' "
-                         "from generate_series(1, %s) g", (cid, contact, args.agents * 200))
+            cid, _, exts = seed_campaign(conn, "bench", agents=args.agents, entries=args.agents * 200,
+                                         ring_timeout_seconds=20)
 
         db = Database(url, pool_size=10)
         service = DialerService(db, AioariAdapter(base, "dialer", "dialer", "dialer"), instance_id="bench",

@@ -39,11 +39,12 @@ async def dialer(db, sim):
     await stop_service(service, task)
 
 
-async def login(sim, service, ext: str, pin: str = "1234", code: str = "*50"):
-    """A desk phone dials the login code and keys the PIN; returns the phone once the agent is ready."""
+async def login(sim, service, ext: str, pin: str = "1234", code: str = "*50", app: str = "dialer"):
+    """A desk phone dials the login code and keys the PIN; returns the phone once the agent is ready.
+    ``app`` is the Stasis application the phone's dialplan enters (the instance it belongs to)."""
     from tests.world import eventually
 
-    phone = sim.add_phone(ext, name=f"Agent {ext}")
+    phone = sim.add_phone(ext, name=f"Agent {ext}", app=app)
     await phone.dial(code)
     await phone.press(pin + "#")
     await eventually(lambda: any(a.extension == ext and a.session_id for a in service.agents.values()),

@@ -43,6 +43,9 @@ _SETTING_OPTIONS = [
     click.option("--supervisor-tone/--no-supervisor-tone", default=None,
                  help="A short tone to the agent when a supervisor whispers or barges."),
     click.option("--callback-grace", type=int, help="Seconds a personal callback waits for its owner."),
+    click.option("--region-rule", multiple=True,
+                 help="Stricter rule for numbers with a prefix: '+1212 08:00-20:00 max=3' (repeatable; replaces the list)."),
+    click.option("--clear-region-rules", is_flag=True, default=None, help="Remove every region rule."),
 ]
 
 

@@ -7,6 +7,7 @@ the same statement), and a dead instance's claim lapses when its lease expires
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -71,25 +72,45 @@ _BRANCH = """
              select 1 from (select a.abandoned, a.ended_at from attempts a where a.phone_e164 = e.phone_e164
                              order by a.id desc limit 1) last
               where last.abandoned and last.ended_at > cast(:now as timestamptz) - interval '72 hours'))
+       {region_clause}
      order by {order}
      limit :limit
        for update of e skip locked
 """
 
+# Stricter rules for numbers with a prefix (a US state's hours, a cap on calls per 24 h). Only in
+# the statement when the campaign has rules, so campaigns without them pay nothing.
+_REGION_CLAUSE = """
+       and not exists (
+             select 1 from jsonb_to_recordset(cast(:region_rules as jsonb))
+                           as r(prefix text, start_at text, end_at text, max_calls int)
+              where e.phone_e164 like r.prefix || '%'
+                and ((r.start_at is not null and not (
+                        (cast(:now as timestamptz) at time zone coalesce(e.timezone, cast(:campaign_tz as text)))::time
+                            >= cast(r.start_at as time)
+                        and (cast(:now as timestamptz) at time zone coalesce(e.timezone, cast(:campaign_tz as text)))::time
+                            < cast(r.end_at as time)))
+                  or (r.max_calls is not null and
+                      (select count(*) from attempts a where a.phone_e164 = e.phone_e164
+                          and a.created_at > cast(:now as timestamptz) - interval '24 hours') >= r.max_calls)))
+"""
 
-def _claim_statement(owner_rule: str, order: str):
-    branch = lambda zone_rule: _BRANCH.format(zone_rule=zone_rule, owner_rule=owner_rule, order=f"{order}")
+
+def _claim_statement(owner_rule: str, order: str, region: bool = False):
+    def branch(zone_rule: str) -> str:
+        return _BRANCH.format(zone_rule=zone_rule, owner_rule=owner_rule, order=order,
+                              region_clause=_REGION_CLAUSE if region else "")
+
     return text(_CLAIM_SQL.format(branch_zone=branch("e.timezone = z.tz"), branch_null=branch("e.timezone is null"),
                                   order=order.replace("e.", "")))
 
 
-# Pooled dialing never takes an owned entry.
-_CLAIM_POOLED = _claim_statement("e.owner_agent_id is null", "e.priority desc, e.due_at, e.id")
-# For one agent: that agent's own records first (personal callbacks), then the pool.
-_CLAIM_FOR_AGENT = _claim_statement(
-    "(e.owner_agent_id is null or e.owner_agent_id = cast(:for_agent as integer))",
-    "(e.owner_agent_id is not null) desc, e.priority desc, e.due_at, e.id",
-)
+_POOLED = ("e.owner_agent_id is null", "e.priority desc, e.due_at, e.id")
+_FOR_AGENT = ("(e.owner_agent_id is null or e.owner_agent_id = cast(:for_agent as integer))",
+              "(e.owner_agent_id is not null) desc, e.priority desc, e.due_at, e.id")
+# Pooled dialing never takes an owned entry; for one agent, that agent's own records come first.
+_STATEMENTS = {(agent, region): _claim_statement(*(_FOR_AGENT if agent else _POOLED), region=region)
+               for agent in (False, True) for region in (False, True)}
 
 
 @dataclass(frozen=True)
@@ -119,6 +140,8 @@ async def claim_entries(
     for_agent: int | None = None,
     new_state: EntryState = EntryState.DIALING,
     rule_72h: bool = False,
+    region_rules: Sequence[dict] = (),
+    campaign_tz: str = "UTC",
 ) -> list[ClaimedEntry]:
     """Claim up to ``limit`` entries; the caller commits (short transaction)."""
     if limit <= 0:
@@ -140,7 +163,10 @@ async def claim_entries(
     }
     if for_agent is None:
         del params["for_agent"]
-    result = await session.execute(_CLAIM_POOLED if for_agent is None else _CLAIM_FOR_AGENT, params)
+    if region_rules:
+        params["region_rules"] = json.dumps(list(region_rules))
+        params["campaign_tz"] = campaign_tz
+    result = await session.execute(_STATEMENTS[(for_agent is not None, bool(region_rules))], params)
     return [ClaimedEntry(*row) for row in result.all()]
 
 

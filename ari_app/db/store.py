@@ -80,6 +80,7 @@ async def load_campaigns(session: AsyncSession, states: Sequence[str] = ("active
                 callback_grace_seconds=int((c.options or {}).get("callback_grace_seconds", 300)),
                 supervisor_tone=bool((c.options or {}).get("supervisor_tone", False)),
                 rule_72h=bool((c.options or {}).get("rule_72h", False)),
+                region_rules=tuple((c.options or {}).get("region_rules") or ()),
                 statuses=tuple(statuses[c.id]), agent_ids=frozenset(agents[c.id]),
             )
         )

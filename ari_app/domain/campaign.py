@@ -43,6 +43,7 @@ class CampaignConfig:
     default_status_id: int | None
     callback_grace_seconds: int = 300  # owner not ready this long after the due time: escalate
     supervisor_tone: bool = False
+    region_rules: tuple[dict, ...] = ()  # {"prefix", "start_at", "end_at", "max_calls"}: stricter by number prefix
     rule_72h: bool = False  # UK: no repeat call within 72 h of an abandoned one without a guaranteed agent  # a short tone to the agent when a supervisor whispers or barges
     statuses: tuple[StatusView, ...] = ()
     agent_ids: frozenset[int] = field(default_factory=frozenset)

@@ -316,3 +316,28 @@ def check_cross_fields(settings: Mapping[str, Any]) -> None:
     start, end = settings.get("calling_hours_start"), settings.get("calling_hours_end")
     if start is not None and end is not None and end <= start:
         raise UserError(f"calling hours {start:%H:%M}-{end:%H:%M} end before they start")
+
+
+def parse_region_rule(text: str) -> dict:
+    """``+1212 08:00-20:00 max=3`` -> ``{"prefix": "+1212", "start_at": "08:00", "end_at": "20:00",
+    "max_calls": 3}``: numbers starting with the prefix are called only in those contact-local hours
+    and at most ``max`` times in any 24 hours (either part may be left out)."""
+    parts = text.split()
+    if not parts or not re.fullmatch(r"\+\d{1,15}", parts[0]):
+        raise UserError(f"region rule {text.strip()!r} must start with a number prefix such as +1212")
+    rule: dict = {"prefix": parts[0], "start_at": None, "end_at": None, "max_calls": None}
+    for part in parts[1:]:
+        if part.startswith("max="):
+            rule["max_calls"] = check_int("region rule max", _int(part[4:], text), minimum=1, unit="calls")
+        else:
+            rule["start_at"], rule["end_at"] = parse_range(part, "region rule hours")
+    if rule["start_at"] is None and rule["max_calls"] is None:
+        raise UserError(f"region rule {text.strip()!r} needs hours such as 08:00-20:00 or a limit such as max=3")
+    return rule
+
+
+def _int(value: str, text: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise UserError(f"region rule {text.strip()!r}: max must be a whole number") from None

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from ari_app.domain.enums import CampaignState, EntryState
 from ari_app.domain.time_rules import CallingHours, local_time_text, schedule_open
@@ -53,6 +53,9 @@ def explain_entry(
     pending_callback: str | None = None,
     rule_72h: bool = False,
     last_abandoned_at: dt.datetime | None = None,
+    region_rules: Sequence[Mapping[str, Any]] = (),
+    phone: str = "",
+    calls_24h: int = 0,
 ) -> Verdict:
     flags: list[str] = []
     zone = entry.timezone
@@ -86,6 +89,17 @@ def explain_entry(
     if not campaign.calling_hours.allows(zone, now):
         hours = f"{campaign.calling_hours.start:%H:%M}-{campaign.calling_hours.end:%H:%M}"
         return blocked("calling_hours", f"outside calling hours {hours}: contact local time is {local_time_text(zone, now)}")
+    for rule in region_rules:
+        if not phone.startswith(rule["prefix"]):
+            continue
+        if rule.get("start_at"):
+            hours = CallingHours(dt.time.fromisoformat(rule["start_at"]), dt.time.fromisoformat(rule["end_at"]))
+            if not hours.allows(zone, now):
+                return blocked("region_rule", f"numbers starting {rule['prefix']} are called {rule['start_at']}-"
+                                              f"{rule['end_at']} only: contact local time is {local_time_text(zone, now)}")
+        if rule.get("max_calls") and calls_24h >= rule["max_calls"]:
+            return blocked("region_rule", f"numbers starting {rule['prefix']} get at most {rule['max_calls']} calls "
+                                          f"in 24 hours; this one had {calls_24h}")
     if rule_72h and not agent_guaranteed and last_abandoned_at is not None \
             and now < last_abandoned_at + dt.timedelta(hours=72):
         until = last_abandoned_at + dt.timedelta(hours=72)

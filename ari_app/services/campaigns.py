@@ -133,6 +133,11 @@ def parse_options(opts: Mapping[str, Any], current: Mapping[str, Any] | None = N
     if "callback_grace" in g:
         options["callback_grace_seconds"] = cs.check_int("callback grace", g["callback_grace"], maximum=86400, unit="seconds")
         changed = True
+    if g.get("region_rule"):
+        options["region_rules"] = [cs.parse_region_rule(r) for r in g["region_rule"]]
+        changed = True
+    if g.get("clear_region_rules"):
+        options["region_rules"], changed = [], True
     if changed:
         out["options"] = options
     return out
@@ -347,6 +352,7 @@ async def campaign_details(db: Database, name: str, now: dt.datetime) -> dict:
         "machine_action": c["machine_action"], "machine_message": c["machine_message"],
         "amd_enabled": c["amd_enabled"], "default_status": default_status,
         "rule_72h": bool(options.get("rule_72h", False)),
+        "region_rules": options.get("region_rules", []),
         "supervisor_tone": bool(options.get("supervisor_tone", False)),
         "callback_grace_seconds": int(options.get("callback_grace_seconds", 300)),
         "statuses": statuses, "agents": agents,

@@ -434,6 +434,7 @@ class DialerService:
             calling_hours=campaign.calling_hours,
             campaign_zone_open=campaign.calling_hours.allows(campaign.timezone, now),
             lease_owner=self.instance_id, lease_seconds=self.lease_seconds, rule_72h=campaign.rule_72h,
+            region_rules=campaign.region_rules, campaign_tz=campaign.timezone,
         )
 
     async def place_calls(self, campaign: CampaignConfig, now: dt.datetime, count: int, *, guaranteed: bool) -> int:

@@ -72,9 +72,11 @@ async def explain(db: Database, campaign_name: str, phone: str, now: dt.datetime
                     "  where cb.state = 'pending' and cb.campaign_id = :c and cb.contact_id = :k "
                     "  order by cb.due_at limit 1) as callback_owner, "
                     "(select case when a.abandoned then a.ended_at end from attempts a where a.phone_e164 = :p "
-                    "  order by a.id desc limit 1) as last_abandoned_at"
+                    "  order by a.id desc limit 1) as last_abandoned_at, "
+                    "(select count(*) from attempts a where a.phone_e164 = :p "
+                    "  and a.created_at > cast(:now as timestamptz) - interval '24 hours') as calls_24h"
                 ),
-                {"p": e164, "c": campaign.id, "k": entry.contact_id},
+                {"p": e164, "c": campaign.id, "k": entry.contact_id, "now": now},
             )
         ).one()
     facts = CampaignFacts(
@@ -102,5 +104,6 @@ async def explain(db: Database, campaign_name: str, phone: str, now: dt.datetime
         facts, entry_facts, now, on_dnc=row.on_dnc, open_call=row.open_call, agents_ready=frozenset(row.ready),
         pending_callback=pending, rule_72h=bool((campaign.options or {}).get("rule_72h")),
         last_abandoned_at=row.last_abandoned_at,
+        region_rules=(campaign.options or {}).get("region_rules") or (), phone=e164, calls_24h=row.calls_24h,
     )
     return Explanation(campaign.name, e164, entry.id, verdict, local_time_text(zone, now), entry.timezone)

@@ -141,3 +141,28 @@ async def test_given_72_hour_rule_then_number_with_abandoned_last_call_waits_unl
     assert await claim(NOW, guaranteed=False) == 0
     assert await claim(NOW, guaranteed=True) == 1  # an agent is waiting for this call: allowed
     assert await claim(NOW + dt.timedelta(hours=1, minutes=1), guaranteed=False) == 1
+
+
+async def test_given_region_rule_then_prefix_numbers_keep_its_hours_and_daily_cap(db, sql):
+    cid = sql("insert into campaigns (name, mode, state, timezone) values ('us', 'predictive', 'active', 'UTC') returning id")[0]["id"]
+    contact = sql("insert into contacts (name) values ('x') returning id")[0]["id"]
+    for phone in ("+12125550100", "+13105550100"):
+        sql("insert into campaign_entries (campaign_id, contact_id, phone_e164, timezone) values (%s, %s, %s, 'America/New_York')",
+            (cid, contact, phone))
+    rules = [{"prefix": "+1212", "start_at": "08:00", "end_at": "20:00", "max_calls": 3}]
+
+    async def claimed(now):
+        async with db.transaction() as s:
+            got = await claim_entries(s, campaign_id=cid, limit=5, now=now, max_attempts=9, calling_hours=CallingHours(),
+                                      campaign_zone_open=True, lease_owner="a", lease_seconds=60, region_rules=rules)
+            await s.rollback()
+        return sorted(e.phone_e164 for e in got)
+
+    at_2030_local = dt.datetime(2030, 1, 15, 1, 30, tzinfo=dt.timezone.utc)  # 20:30 in New York
+    assert await claimed(at_2030_local) == ["+13105550100"]  # 212 stops at 20:00, the rest until 21:00
+    at_noon = dt.datetime(2030, 1, 15, 17, 0, tzinfo=dt.timezone.utc)
+    assert await claimed(at_noon) == ["+12125550100", "+13105550100"]
+    for i in range(3):
+        sql("insert into attempts (campaign_id, phone_e164, channel_id, created_at, ended_at) values (%s, '+12125550100', %s, %s, %s)",
+            (cid, f"x{i}", at_noon - dt.timedelta(hours=i + 1), at_noon - dt.timedelta(hours=i + 1)))
+    assert await claimed(at_noon) == ["+13105550100"]  # three calls in 24 h: no fourth

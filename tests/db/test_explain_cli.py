@@ -75,3 +75,15 @@ def test_campaign_show_says_why_an_active_campaign_is_not_dialling(cli, sql):
     sql("insert into agent_sessions (agent_id, state, state_since, campaign_ids, logged_in_at) "
         "values (%s, 'ready', now(), %s, now())", (agent, [cid]))
     assert json.loads(cli("campaign", "show", "it", "--json").out)["settings"]["activity"] == "dialling with 1 agent(s) logged in"
+
+
+def test_region_rule_set_by_cli_is_named_by_explain(cli, sql):
+    cid, _, _ = _entry(sql)
+    res = cli("campaign", "edit", "it", "--region-rule", "+3906 09:00-18:00 max=2")
+    assert res.code == 0, res.err
+    assert sql("select options from campaigns")[0]["options"]["region_rules"] == [
+        {"prefix": "+3906", "start_at": "09:00", "end_at": "18:00", "max_calls": 2}]
+    res = cli("campaign", "explain", "it", "+390612345678", "--at", "2030-01-15T19:00+01:00")
+    assert "BLOCKED by region_rule" in res.out and "09:00-18:00" in res.out
+    bad = cli("campaign", "edit", "it", "--region-rule", "3906 09:00-18:00")
+    assert bad.code != 0 and bad.err.strip() == "error: region rule '3906 09:00-18:00' must start with a number prefix such as +1212"

@@ -166,3 +166,18 @@ async def test_given_region_rule_then_prefix_numbers_keep_its_hours_and_daily_ca
         sql("insert into attempts (campaign_id, phone_e164, channel_id, created_at, ended_at) values (%s, '+12125550100', %s, %s, %s)",
             (cid, f"x{i}", at_noon - dt.timedelta(hours=i + 1), at_noon - dt.timedelta(hours=i + 1)))
     assert await claimed(at_noon) == ["+13105550100"]  # three calls in 24 h: no fourth
+
+
+async def test_given_pending_callback_then_no_entry_of_that_contact_in_the_campaign_is_claimed(db, sql):
+    cid = sql("insert into campaigns (name, mode, state, timezone) values ('cb', 'predictive', 'active', 'UTC') returning id")[0]["id"]
+    contact = sql("insert into contacts (name) values ('two phones') returning id")[0]["id"]
+    other = sql("insert into contacts (name) values ('other') returning id")[0]["id"]
+    ids = [sql("insert into campaign_entries (campaign_id, contact_id, phone_e164, timezone, state) values (%s, %s, %s, 'UTC', %s) "
+               "returning id", (cid, k, p, st))[0]["id"]
+           for k, p, st in ((contact, "+390611110001", "callback"), (contact, "+393471110001", "ready"), (other, "+390611110002", "ready"))]
+    sql("insert into callbacks (campaign_id, entry_id, contact_id, phone_e164, due_at) values (%s, %s, %s, '+390611110001', %s)",
+        (cid, ids[0], contact, NOW + dt.timedelta(hours=2)))
+    async with db.transaction() as s:
+        got = await claim_entries(s, campaign_id=cid, limit=5, now=NOW, max_attempts=5, calling_hours=CallingHours(),
+                                  campaign_zone_open=True, lease_owner="a", lease_seconds=60)
+    assert [e.id for e in got] == [ids[2]]  # the contact's other phone waits for the callback too

@@ -177,3 +177,19 @@ async def test_given_two_instances_then_a_callback_fires_exactly_once(db, sql, s
         await stop_service(a, ta)
         await stop_service(b, tb)
     assert sql("select count(*) as n from attempts")[0]["n"] == 1
+
+
+async def test_given_callback_set_to_wait_then_it_does_not_pass_to_another_agent(db, sql, sim, dialer):
+    cid = create_campaign(sql, mode="progressive", options={"callback_grace_seconds": 1})
+    owner = add_agent(sql, "1001", campaigns=[cid])
+    add_agent(sql, "1002", campaigns=[cid])
+    (entry,) = add_entries(sql, cid, ["+390611119311"])
+    contact = sql("select contact_id from campaign_entries where id = %s", (entry,))[0]["contact_id"]
+    sql("update campaign_entries set state = 'callback' where id = %s", (entry,))
+    await login(sim, dialer, "1002")
+    sql("insert into callbacks (campaign_id, entry_id, contact_id, phone_e164, due_at, owner_agent_id, escalate) "
+        "values (%s, %s, %s, '+390611119311', now(), %s, false)", (cid, entry, contact, owner))
+    ticks = len(dialer.metrics.loop_lag_ms)
+    await eventually(lambda: len(dialer.metrics.loop_lag_ms) > ticks + 40, what="well past the grace period")
+    assert sql("select count(*) as n from attempts")[0]["n"] == 0
+    assert sql("select state from callbacks")[0]["state"] == "pending"

@@ -159,3 +159,16 @@ async def test_given_two_supervisors_on_one_agent_then_each_has_own_snoop_and_se
     await eventually(lambda: len(_live(sim, "snoop")) == 2, what="two snoops")
     assert {c["snoop"]["whisper"] for c in _live(sim, "snoop")} == {"none", "out"}
     assert sql("select count(*) as n from monitoring_sessions where ended_at is null")[0]["n"] == 2
+
+
+async def test_given_campaign_tone_option_then_agent_hears_a_tone_on_whisper_but_not_on_listen(db, sql, sim, dialer):
+    cid, _, _ = _world(sql, sim)
+    sql("update campaigns set options = '{\"supervisor_tone\": true}' where id = %s", (cid,))
+    agent_phone = await login(sim, dialer, "1001")
+    await eventually(lambda: any(a.campaign_ids for a in dialer.agents.values()), what="agent in the campaign")
+    await eventually(lambda: dialer.campaigns.get(cid) and dialer.campaigns[cid].supervisor_tone, what="option loaded")
+    sup_phone = await _supervise(sim, "*2221001")
+    await eventually(lambda: sql("select 1 from monitoring_events where mode = 'listen'"), what="listening")
+    assert "sound:beep" not in sim.media_played(agent_phone.channel_id)
+    await sup_phone.press("2")
+    await eventually(lambda: "sound:beep" in sim.media_played(agent_phone.channel_id), what="tone on whisper")

@@ -107,8 +107,10 @@ class PinChecked(ev.Event):
 
 @dataclass
 class Metrics:
-    connect_latency_ms: list[float] = field(default_factory=list)
-    loop_lag_ms: list[float] = field(default_factory=list)
+    # Bounded: the service runs for months; these keep the recent samples benchmarks read.
+    connect_latency_ms: collections.deque = field(default_factory=lambda: collections.deque(maxlen=20_000))
+    loop_lag_ms: collections.deque = field(default_factory=lambda: collections.deque(maxlen=20_000))
+    ticks: int = 0
     originates: int = 0
     calls_ended: int = 0
 
@@ -209,6 +211,7 @@ class DialerService:
             start = loop.time()
             await asyncio.sleep(self.tick_seconds)
             self.metrics.loop_lag_ms.append((loop.time() - start - self.tick_seconds) * 1000)
+            self.metrics.ticks += 1
             if self.connected.is_set():
                 self.post(Tick())
 
@@ -1121,7 +1124,6 @@ class DialerService:
                 agent.push_timeouts += 1
                 await self._release_offer(agent, top=True)
                 if agent.push_timeouts >= PUSH_TIMEOUTS_BEFORE_INACTIVE:
-                    agent.inactive_flag = True
                     agent.push_timeouts = 0
                     agent.phase = Phase.IDLE
                     await self._set_agent_state(agent, AgentState.PAUSED, "inactive: push-preview timeouts")

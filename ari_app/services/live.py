@@ -33,7 +33,6 @@ class CallLive:
     reserved_for: int | None = None  # preview / push-preview: the agent who asked for this call
     abandoned: bool = False
     machine: bool = False
-    hangup_sent: bool = False
 
     def advance(self, event: AttemptEvent) -> AttemptState:
         self.state = next_state(self.state, event, attempt_id=self.attempt_id)
@@ -89,7 +88,6 @@ class AgentLive:
     pending_status: StatusView | None = None
     pending_when: dt.datetime | None = None  # keyed date read back, waiting for confirmation
     push_timeouts: int = 0
-    inactive_flag: bool = False
     token: int = 0  # bumps on every phase change so stale timers do nothing
 
     def bump(self) -> int:

@@ -16,16 +16,6 @@ from ari_app.domain.enums import AgentState, Outcome
 HISTORY = 2000
 
 
-def library_ready() -> bool:
-    """Whether `pacing/` provides its policies yet. Until it does, predictive campaigns dial by the
-    campaign's pickup-rate estimate (issue 4: a 50 % pickup rate dials 2 contacts per ready agent)."""
-    return hasattr(pacing, "make_policy")
-
-
-def pickup_rate_calls(c: CampaignConfig, ready_agents: int, in_flight: int, reserved: int) -> int:
-    per_agent = min(1.0 / max(c.pickup_rate, 0.01), c.max_lines_per_agent)
-    return max(0, int((ready_agents - reserved) * per_agent) - in_flight)
-
 
 
 def _outcome(outcome: Outcome) -> "pacing.CallOutcome":
@@ -65,8 +55,6 @@ class PacingBridge:
 
     def seed(self, campaign: CampaignConfig, finished: Iterable) -> None:
         """Start a campaign's policy with the ledger's recent history (also after a restart)."""
-        if not library_ready():
-            return
         self._policies[campaign.id] = pacing.make_policy("predictive", settings_for(campaign))
         history = collections.deque(maxlen=HISTORY)
         for a in finished:
@@ -76,14 +64,12 @@ class PacingBridge:
         self._history[campaign.id] = history
 
     def set_ledger(self, campaign: CampaignConfig, live: int, abandons: int, since: dt.datetime) -> None:
-        if not library_ready():
-            return
         self._ledger[campaign.id] = pacing.AbandonLedger(live_answers=live, abandons=abandons,
                                                          window_started_at=since.timestamp())
 
     def record(self, call, outcome: Outcome, now: dt.datetime) -> None:
         history = self._history.get(call.campaign_id)
-        if history is None or not library_ready():
+        if history is None:
             return
         history.append(pacing.FinishedCall(_ts(call.placed_at), _ts(call.answered_at), _ts(call.connected_at),
                                            now.timestamp(), _outcome(outcome)))
@@ -97,9 +83,6 @@ class PacingBridge:
 
     def decide(self, campaign: CampaignConfig, agents: Sequence, calls: Sequence, now: dt.datetime,
                reserved_capacity: int = 0) -> int:
-        if not library_ready():
-            ready = sum(1 for a in agents if a.state is AgentState.READY)
-            return pickup_rate_calls(campaign, ready, len(calls), reserved_capacity)
         policy = self._policies.get(campaign.id)
         if policy is None:
             self.seed(campaign, [])

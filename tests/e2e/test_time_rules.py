@@ -32,8 +32,8 @@ async def _service(db, sim, clock):
 
 
 async def _ticks(service, n=15):
-    start = len(service.metrics.loop_lag_ms)
-    await eventually(lambda: len(service.metrics.loop_lag_ms) >= start + n, what=f"{n} ticks")
+    start = service.metrics.ticks
+    await eventually(lambda: service.metrics.ticks >= start + n, what=f"{n} ticks")
 
 
 def _originated(sim):

@@ -6,11 +6,18 @@ Desk phones are emulated with Local channels: the test originates `Local/<code>@
 with the agent's extension as caller ID into its own Stasis app (`dialer-test-phones`). The `;2`
 half runs the feature code and enters the dialer's app as the agent channel, exactly as a SIP phone
 would; DTMF the test sends on the `;1` half crosses the Local channel to the agent.
+
+The test's app subscribes to every event source (`subscribeAll`), so it sees what the dialer does
+on its own channels (playbacks, snoops, bridges) the way the simulator's record shows it.
+
+Optional: DIALER_TEST_ASTERISK_RESTART_CMD, a shell command that restarts the Asterisk under test
+(e.g. `asterisk -rx "core restart now"`); the restart scenario is skipped without it.
 """
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import uuid
@@ -21,6 +28,7 @@ import pytest
 ARI_URL = os.environ.get("DIALER_TEST_ARI_URL")
 ARI_USER = os.environ.get("DIALER_TEST_ARI_USER", "dialer")
 ARI_PASSWORD = os.environ.get("DIALER_TEST_ARI_PASSWORD", "dialer")
+RESTART_CMD = os.environ.get("DIALER_TEST_ASTERISK_RESTART_CMD")
 PHONE_APP = "dialer-test-phones"
 
 
@@ -34,30 +42,44 @@ def pytest_collection_modifyitems(config, items):
 
 
 class RealPhone:
-    """A desk phone made of a Local channel; `channel_id` is the agent-side (`;2`) channel."""
+    """A desk phone made of a Local channel; `channel_id` is the agent-side (`;2`) channel, the one
+    the dialer sees, as `Phone.channel_id` is in the simulator."""
 
-    def __init__(self, pbx: "RealPbx", ext: str):
-        self.pbx, self.ext = pbx, ext
+    def __init__(self, pbx: "RealPbx", ext: str, name: str | None = None):
+        self.pbx, self.ext, self.name = pbx, ext, name or f"Agent {ext}"
         self.local1: str | None = None
         self.channel_id: str | None = None
-        self.is_up = False
+
+    @property
+    def is_up(self) -> bool:
+        return self.local1 is not None and self.local1 in self.pbx.up
 
     async def dial(self, code: str) -> None:
+        """Dial a feature code; returns once the dialplan answered (the `;1` half entered our app)."""
         self.local1 = f"phone-{uuid.uuid4().hex[:12]}"
-        await self.pbx.rest("POST", "/channels", endpoint=f"Local/{code}@dialer-features", app=PHONE_APP,
-                            channelId=self.local1, otherChannelId=f"{self.local1}-2",
-                            callerId=f"Agent {self.ext} <{self.ext}>", timeout=15)
         self.channel_id = f"{self.local1}-2"
-        await self.pbx.wait(lambda: self.local1 in self.pbx.up, what=f"phone {self.ext} answered")
-        self.is_up = True
+        await self.pbx.rest("POST", "/channels", endpoint=f"Local/{code}@dialer-features", app=PHONE_APP,
+                            channelId=self.local1, otherChannelId=self.channel_id,
+                            callerId=f'"{self.name}" <{self.ext}>', timeout=15)
+        await self.pbx.wait(lambda: self.local1 in self.pbx.up or self.local1 in self.pbx.gone,
+                            what=f"phone {self.ext} answered")
 
     async def press(self, digits: str) -> None:
-        await self.pbx.rest("POST", f"/channels/{self.local1}/dtmf", dtmf=digits, between=250, duration=100)
-        await asyncio.sleep(0.4 * len(digits))  # DTMF takes real time on a real channel
+        """Key DTMF on the phone. Asterisk plays the digits out in real time (100 ms each, 250 ms
+        apart) and answers the request at once, so we wait until the dialer's side has received
+        every digit we sent (ChannelDtmfReceived on the `;2` half, seen through subscribeAll)."""
+        if not self.is_up:
+            return
+        before = len(self.pbx.dtmf.get(self.channel_id, ""))
+        with contextlib.suppress(AssertionError):  # the phone may be hung up meanwhile
+            await self.pbx.rest("POST", f"/channels/{self.local1}/dtmf", dtmf=digits, between=250, duration=100)
+        await self.pbx.wait(lambda: len(self.pbx.dtmf.get(self.channel_id, "")) >= before + len(digits)
+                            or not self.is_up, timeout=5 + 0.5 * len(digits), what=f"DTMF {digits!r} delivered")
 
     async def hangup(self) -> None:
-        await self.pbx.rest("DELETE", f"/channels/{self.local1}")
-        self.is_up = False
+        with contextlib.suppress(AssertionError):
+            await self.pbx.rest("DELETE", f"/channels/{self.local1}")
+        await self.pbx.wait(lambda: not self.is_up, what=f"phone {self.ext} hung up")
 
 
 class RealPbx:
@@ -66,8 +88,12 @@ class RealPbx:
         token = base64.b64encode(f"{ARI_USER}:{ARI_PASSWORD}".encode()).decode()
         self.headers = {"Authorization": f"Basic {token}"}
         self.session: aiohttp.ClientSession | None = None
-        self.up: set[str] = set()
+        self.up: set[str] = set()  # our phones' `;1` halves, answered and in our app
         self.gone: set[str] = set()
+        self.media: dict[str, list[str]] = {}  # channel id -> media started on it, in order
+        self.dtmf: dict[str, str] = {}  # channel id -> digits it received
+        self.destroyed: dict[str, int] = {}  # channel id -> hangup cause
+        self.events: list[dict] = []
         self._ws_task: asyncio.Task | None = None
 
     @property
@@ -76,24 +102,45 @@ class RealPbx:
 
     async def start(self) -> None:
         self.session = aiohttp.ClientSession(headers=self.headers)
-        ws = await self.session.ws_connect(f"{self.base}ari/events?app={PHONE_APP}")
+        ws = await self.session.ws_connect(f"{self.base}ari/events?app={PHONE_APP}&subscribeAll=true")
 
         async def pump():
             async for msg in ws:
-                event = json.loads(msg.data)
-                cid = (event.get("channel") or {}).get("id")
-                if event.get("type") == "StasisStart":
-                    self.up.add(cid)
-                elif event.get("type") in ("StasisEnd", "ChannelDestroyed"):
-                    self.up.discard(cid)
-                    self.gone.add(cid)
+                if msg.type != aiohttp.WSMsgType.TEXT:
+                    continue
+                self._on_event(json.loads(msg.data))
 
         self._ws_task = asyncio.create_task(pump())
+
+    def _on_event(self, event: dict) -> None:
+        self.events.append(event)
+        kind = event.get("type")
+        cid = (event.get("channel") or {}).get("id")
+        ours = bool(cid) and cid.startswith("phone-") and not cid.endswith("-2")  # a phone's `;1` half
+        if kind == "StasisStart" and ours:
+            self.up.add(cid)
+        elif kind in ("StasisEnd", "ChannelDestroyed") and ours:
+            self.up.discard(cid)
+            self.gone.add(cid)
+        if kind == "ChannelDestroyed":
+            self.destroyed[cid] = event.get("cause")
+        elif kind == "ChannelDtmfReceived":
+            self.dtmf[cid] = self.dtmf.get(cid, "") + event.get("digit", "")
+        elif kind in ("PlaybackStarted", "PlaybackContinuing"):
+            pb = event.get("playback") or {}
+            target = pb.get("target_uri", "")
+            if target.startswith("channel:") and pb.get("media_uri"):
+                self.media.setdefault(target[len("channel:"):], []).append(pb["media_uri"])
 
     async def stop(self) -> None:
         if self._ws_task:
             self._ws_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._ws_task
         if self.session:
+            # Leave nothing behind for the next test: our phones and whatever the dialer left.
+            with contextlib.suppress(AssertionError, aiohttp.ClientError):
+                await _no_leftovers(self)
             await self.session.close()
 
     async def rest(self, method: str, path: str, **params):
@@ -104,8 +151,14 @@ class RealPbx:
                 raise AssertionError(f"{method} {path} -> {resp.status} {body}")
             return json.loads(body) if body else None
 
-    def add_phone(self, ext: str, name: str | None = None) -> RealPhone:
-        return RealPhone(self, ext)
+    def add_phone(self, ext: str, name: str | None = None, *, app: str = "dialer") -> RealPhone:
+        # The shipped dialplan enters the app named by ${DIALER_APP}; a second instance's app
+        # would need its own feature codes, which the shipped configuration does not have.
+        assert app == "dialer", "the shipped dialplan enters the Stasis app 'dialer' only"
+        return RealPhone(self, ext, name)
+
+    def media_played(self, channel_id: str) -> list[str]:
+        return list(self.media.get(channel_id, []))
 
     async def wait(self, check, timeout: float = 15.0, what: str = "condition"):
         from tests.world import eventually
@@ -115,10 +168,30 @@ class RealPbx:
     async def channels(self) -> list[dict]:
         return await self.rest("GET", "/channels")
 
+    async def bridges(self) -> list[dict]:
+        return await self.rest("GET", "/bridges")
+
+    async def set_global(self, name: str, value: str) -> None:
+        await self.rest("POST", "/asterisk/variable", variable=name, value=value)
+
 
 @pytest.fixture
 async def pbx():
     real = RealPbx(ARI_URL)
     await real.start()
+    await real.wait(lambda: _no_leftovers(real), timeout=20, what="no channels left from an earlier test")
     yield real
     await real.stop()
+
+
+async def _no_leftovers(real: RealPbx) -> bool:
+    """Each test has a fresh database, so its ids (agent bridges are `agent-<session id>`) start
+    again at 1: what an earlier test left in Asterisk would collide with them."""
+    channels, bridges = await real.channels(), await real.bridges()
+    for ch in channels:
+        with contextlib.suppress(AssertionError):
+            await real.rest("DELETE", f"/channels/{ch['id']}")
+    for br in bridges:
+        with contextlib.suppress(AssertionError):
+            await real.rest("DELETE", f"/bridges/{br['id']}")
+    return not channels and not bridges

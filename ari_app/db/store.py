@@ -81,6 +81,7 @@ async def load_campaigns(session: AsyncSession, states: Sequence[str] = ("active
                 supervisor_tone=bool((c.options or {}).get("supervisor_tone", False)),
                 rule_72h=bool((c.options or {}).get("rule_72h", False)),
                 region_rules=tuple((c.options or {}).get("region_rules") or ()),
+                default_region=c.default_region or "US",
                 statuses=tuple(statuses[c.id]), agent_ids=frozenset(agents[c.id]),
             )
         )
@@ -198,8 +199,8 @@ async def apply_entry_update(
         values["last_outcome"] = str(outcome)
     if upd.not_before is not None:
         values["not_before"] = upd.not_before
-    if upd.owner_agent_id is not None:
-        values["owner_agent_id"] = upd.owner_agent_id
+    if upd.owner_agent_id is not None or upd.callback_at is not None:
+        values["owner_agent_id"] = upd.owner_agent_id  # a callback for any agent clears an earlier owner
     await session.execute(update(CampaignEntry).where(CampaignEntry.id == entry_id).values(**values))
     if upd.add_to_dnc:
         await add_to_dnc(session, phone_e164, source=source, now=now)
@@ -207,7 +208,11 @@ async def apply_entry_update(
         await session.execute(text(
             "insert into callbacks (campaign_id, entry_id, contact_id, phone_e164, due_at, owner_agent_id, created_by) "
             "select campaign_id, id, contact_id, :p, :due, :owner, :by from campaign_entries where id = :e"),
-            {"p": phone_e164, "due": upd.callback_at, "owner": upd.owner_agent_id, "by": source, "e": entry_id})
+            {"p": upd.callback_phone or phone_e164, "due": upd.callback_at, "owner": upd.owner_agent_id, "by": source, "e": entry_id})
+
+
+async def on_dnc(session: AsyncSession, e164: str) -> bool:
+    return (await session.execute(text("select 1 from dnc_numbers where e164 = :p limit 1"), {"p": e164})).first() is not None
 
 
 async def add_to_dnc(session: AsyncSession, e164: str, *, source: str, now: dt.datetime) -> None:

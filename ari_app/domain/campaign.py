@@ -42,9 +42,10 @@ class CampaignConfig:
     amd_enabled: bool
     default_status_id: int | None
     callback_grace_seconds: int = 300  # owner not ready this long after the due time: escalate
-    supervisor_tone: bool = False
+    supervisor_tone: bool = False  # a short tone to the agent when a supervisor whispers or barges
     region_rules: tuple[dict, ...] = ()  # {"prefix", "start_at", "end_at", "max_calls"}: stricter by number prefix
-    rule_72h: bool = False  # UK: no repeat call within 72 h of an abandoned one without a guaranteed agent  # a short tone to the agent when a supervisor whispers or barges
+    rule_72h: bool = False  # UK: no repeat call within 72 h of an abandoned one without a guaranteed agent
+    default_region: str = "US"  # for numbers keyed without a country code
     statuses: tuple[StatusView, ...] = ()
     agent_ids: frozenset[int] = field(default_factory=frozenset)
 

@@ -51,7 +51,8 @@ class EntryUpdate:
     owner_agent_id: int | None = None
     progressive_only: bool = False
     add_to_dnc: bool = False
-    callback_at: dt.datetime | None = None  # a personal callback for owner_agent_id at this time
+    callback_at: dt.datetime | None = None  # a callback at this time: owner_agent_id's, or any agent's when None
+    callback_phone: str | None = None  # the callback calls this number instead of the entry's
     reason: str = ""
 
 
@@ -71,11 +72,15 @@ def apply_status(
     *,
     agent_id: int | None = None,
     when: dt.datetime | None = None,
+    personal: bool = True,
+    callback_phone: str | None = None,
 ) -> EntryUpdate:
     """The entry's next state after an attempt ended with ``outcome`` and ``status`` was given.
 
     ``status`` is None when neither the agent nor an automatic status applies: the entry is then
-    retried by the campaign's retry rule for the outcome (call again).
+    retried by the campaign's retry rule for the outcome (call again). A my-record status makes a
+    callback owned by ``agent_id`` (``personal``) or for any agent of the campaign, to
+    ``callback_phone`` when the agent gave another number.
     """
     system = status.system_status if status else SystemStatus.CALL_AGAIN
     if system is SystemStatus.DO_NOT_CALL:
@@ -85,10 +90,11 @@ def apply_status(
             raise ValueError("a not-before status needs a date and time")
         return EntryUpdate(EntryState.READY, not_before=when, reason=f"not before {when.isoformat()}")
     if system is SystemStatus.MY_RECORD:
-        if when is None or agent_id is None:
-            raise ValueError("a my-record status needs an agent and a date and time")
-        return EntryUpdate(EntryState.CALLBACK, owner_agent_id=agent_id, callback_at=when,
-                           reason=f"personal callback for agent {agent_id}")
+        if when is None or (personal and agent_id is None):
+            raise ValueError("a my-record status needs a date and time, and an agent for a personal callback")
+        owner = agent_id if personal else None
+        return EntryUpdate(EntryState.CALLBACK, owner_agent_id=owner, callback_at=when, callback_phone=callback_phone,
+                           reason=f"personal callback for agent {agent_id}" if personal else "callback for any agent")
 
     if facts.attempts >= facts.max_attempts:
         return EntryUpdate(EntryState.EXHAUSTED, reason=f"{facts.attempts} of {facts.max_attempts} attempts made")

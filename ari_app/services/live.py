@@ -57,6 +57,20 @@ class Phase(StrEnum):
     ON_CALL = "on_call"  # bridged with a customer; # ends the customer leg, * pause after the call
     WRAP_UP = "wrap_up"  # keying the status code
     DATE = "date"  # keying a date and time for a not-before / my-record status
+    CALLBACK_WHO = "callback_who"  # my-record: 1 a personal callback, 2 a callback for any agent
+    CALLBACK_NUMBER = "callback_number"  # my-record: # keeps the number, or another number then #
+
+
+WRAP_UP_PHASES = frozenset({Phase.WRAP_UP, Phase.DATE, Phase.CALLBACK_WHO, Phase.CALLBACK_NUMBER})
+
+
+@dataclass
+class CallbackDraft:
+    """A callback being keyed on the phone after a my-record status; its time is confirmed."""
+    when: dt.datetime
+    personal: bool = True
+    phone: str | None = None  # another number than the entry's, once read back and confirmed
+    keyed: str | None = None  # another number read back, waiting for 1 (confirm) or 2 (key again)
 
 
 @dataclass
@@ -87,6 +101,7 @@ class AgentLive:
     offer: Offer | None = None
     pending_status: StatusView | None = None
     pending_when: dt.datetime | None = None  # keyed date read back, waiting for confirmation
+    callback: CallbackDraft | None = None  # my-record: the callback after its time was confirmed
     push_timeouts: int = 0
     token: int = 0  # bumps on every phase change so stale timers do nothing
 

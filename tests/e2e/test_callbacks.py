@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from tests.e2e.conftest import login
-from tests.world import add_agent, add_entries, create_campaign, eventually
+from tests.world import add_agent, add_entries, add_status, create_campaign, eventually
 
 
 def _callback(sql, cid, entry, phone, due, owner=None):
@@ -90,3 +90,70 @@ async def test_given_callback_due_soon_then_pooled_dialing_keeps_its_agent_free(
     # The only agent is kept for the callback due within the minute: its call is the first one placed.
     assert row["phone_e164"] == "+390611116100" and row["agent_id"] == owner
     assert row["created_at"] >= due
+
+
+async def test_given_my_record_keyed_for_any_agent_with_another_number_then_another_agent_calls_that_number(db, sql, sim, dialer):
+    cid = create_campaign(sql, mode="progressive", wrapup_seconds=60, calling_hours_start="08:00", calling_hours_end="21:00",
+                          default_region="IT")  # numbers keyed on the phone are national Italian numbers
+    add_status(sql, cid, "Call me back", "my_record", dtmf="5")
+    keyer = add_agent(sql, "1001", campaigns=[cid])
+    other = add_agent(sql, "1002", campaigns=[cid])
+    sim.script_number("+390611119601", answer_after=0.2, talk=0.5)
+    sim.script_number("+390611119602", answer_after=0.2, talk=0.5)
+    (entry,) = add_entries(sql, cid, ["+390611119601"], tz="Europe/Rome")
+    sql("insert into dnc_numbers (list_id, e164, source) select id, '+390611119699', 'test' from dnc_lists where name = 'default'")
+    phone = await login(sim, dialer, "1001")
+    played = lambda media: media in sim.media_played(phone.channel_id)  # noqa: E731
+    await eventually(lambda: any(a.phase == "wrap_up" for a in dialer.agents.values()), what="wrap-up")
+    await phone.press("5#")
+    await eventually(lambda: played("sound:dialer-enter-date"), what="asked for a date")
+    await phone.press("203001151000#")
+    await eventually(lambda: played("digits:203001151000"), what="time read back")
+    await phone.press("1")
+    await eventually(lambda: played("sound:dialer-callback-1-mine-2-any-agent"), what="asked whose callback")
+    await phone.press("2")  # any agent of the campaign
+    await eventually(lambda: played("sound:dialer-callback-number"), what="asked the number")
+    await phone.press("12#")  # not a number
+    await eventually(lambda: played("sound:dialer-invalid-number"), what="bad number refused")
+    await phone.press("0611119699#")  # on the do-not-call list
+    await eventually(lambda: played("sound:dialer-number-on-dnc"), what="do-not-call number refused")
+    await phone.press("0611119603#")  # a valid national number, read back in E.164 digits
+    await eventually(lambda: played("digits:390611119603"), what="number read back")
+    await phone.press("2")  # wrong one: key it again
+    await phone.press("0611119602#")
+    await eventually(lambda: played("digits:390611119602"), what="second number read back")
+    assert sql("select count(*) as n from callbacks")[0]["n"] == 0  # nothing before the confirmation
+    await phone.press("1")
+    cb = (await eventually(lambda: sql("select * from callbacks"), what="callback created"))[0]
+    assert (cb["owner_agent_id"], cb["phone_e164"], cb["state"]) == (None, "+390611119602", "pending")
+    assert cb["due_at"].isoformat() == "2030-01-15T09:00:00+00:00"
+    assert sql("select state, owner_agent_id from campaign_entries where id = %s", (entry,))[0] == {
+        "state": "callback", "owner_agent_id": None}
+
+    # The keying agent pauses; when the callback is due, another agent of the campaign takes it.
+    await eventually(lambda: any(a.agent_id == keyer and a.phase == "idle" for a in dialer.agents.values()), what="ready")
+    await phone.press("*")
+    await eventually(lambda: any(a.agent_id == keyer and a.state == "paused" for a in dialer.agents.values()), what="paused")
+    other_phone = await login(sim, dialer, "1002")
+    sql("update callbacks set due_at = now() + interval '1 second'")
+    row = (await eventually(lambda: sql("select * from attempts where phone_e164 = '+390611119602'"), timeout=15,
+                            what="callback fired"))[0]
+    assert row["agent_id"] == other
+    await eventually(lambda: "sound:dialer-callback" in sim.media_played(other_phone.channel_id), what="announced")
+    assert "sound:dialer-personal-callback" not in sim.media_played(other_phone.channel_id)
+
+
+async def test_given_wrap_up_ends_after_the_callback_time_was_confirmed_then_the_personal_callback_is_kept(db, sql, sim, dialer):
+    cid = create_campaign(sql, mode="progressive", wrapup_seconds=10, calling_hours_start="08:00", calling_hours_end="21:00")
+    mine = add_status(sql, cid, "Call me back", "my_record", dtmf="5")
+    agent_id = add_agent(sql, "1001", campaigns=[cid])
+    sim.script_number("+390611119611", answer_after=0.2, talk=0.5)
+    add_entries(sql, cid, ["+390611119611"], tz="Europe/Rome")
+    phone = await login(sim, dialer, "1001")
+    await eventually(lambda: any(a.phase == "wrap_up" for a in dialer.agents.values()), what="wrap-up")
+    await phone.press("5#203001151000#")
+    await eventually(lambda: "digits:203001151000" in sim.media_played(phone.channel_id), what="time read back")
+    await phone.press("1")  # confirmed; then nothing more is keyed before the wrap-up time is over
+    cb = (await eventually(lambda: sql("select * from callbacks"), timeout=10, what="callback kept"))[0]
+    assert (cb["owner_agent_id"], cb["phone_e164"]) == (agent_id, "+390611119611")
+    assert sql("select disposition_status_id from attempts")[0]["disposition_status_id"] == mine

@@ -213,8 +213,13 @@ async def test_given_my_record_status_then_agent_keys_a_date_read_back_and_a_per
     await eventually(lambda: "digits:203001151000" in sim.media_played(phone.channel_id), what="read back")
     assert sql("select count(*) as n from callbacks")[0]["n"] == 0  # nothing before the confirmation
     await phone.press("1")
+    await eventually(lambda: "sound:dialer-callback-1-mine-2-any-agent" in sim.media_played(phone.channel_id),
+                     what="asked whose callback")
+    await phone.press("1")  # personal
+    await eventually(lambda: "sound:dialer-callback-number" in sim.media_played(phone.channel_id), what="asked the number")
+    await phone.press("#")  # the same number
     cb = (await eventually(lambda: sql("select * from callbacks"), what="callback created"))[0]
-    assert cb["owner_agent_id"] == agent_id and cb["state"] == "pending"
+    assert cb["owner_agent_id"] == agent_id and cb["state"] == "pending" and cb["phone_e164"] == "+390611119501"
     assert cb["due_at"].isoformat() == "2030-01-15T09:00:00+00:00"  # 10:00 CET
     assert sql("select state from campaign_entries where id = %s", (entry,))[0]["state"] == "callback"
     assert sql("select disposition_status_id from attempts")[0]["disposition_status_id"] == mine

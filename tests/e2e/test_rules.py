@@ -135,7 +135,7 @@ async def test_given_personal_callback_due_then_it_goes_to_its_owner_announced_w
     row = (await eventually(lambda: sql("select * from attempts"), timeout=10, what="callback fired"))[0]
     assert row["agent_id"] == owner and row["phone_e164"] == "+390611119299"  # the callback's own number
     assert (row["created_at"] - due).total_seconds() < 5 and row["created_at"] >= due
-    await eventually(lambda: "sound:dialer-callback" in sim.media_played(owner_phone.channel_id), what="announced")
+    await eventually(lambda: "sound:dialer-personal-callback" in sim.media_played(owner_phone.channel_id), what="announced")
     assert sql("select state, attempt_id from callbacks")[0] == {"state": "fired", "attempt_id": row["id"]}
     await eventually(lambda: sql("select 1 from attempts where connected_at is not null and agent_id = %s", (owner,)),
                      what="owner connected")

@@ -46,6 +46,14 @@ def test_given_my_record_then_owned_by_agent():
     assert (upd.state, upd.owner_agent_id, upd.callback_at) == (EntryState.CALLBACK, 7, when)
 
 
+def test_given_my_record_for_any_agent_to_another_number_then_no_owner_and_the_callback_calls_that_number():
+    when = NOW + dt.timedelta(hours=2)
+    upd = apply_status(EntryFacts(1, 5, 1), Outcome.ANSWERED, st(SystemStatus.MY_RECORD), RULES, NOW, agent_id=7,
+                       when=when, personal=False, callback_phone="+390611110001")
+    assert (upd.state, upd.owner_agent_id, upd.callback_at, upd.callback_phone) == (
+        EntryState.CALLBACK, None, when, "+390611110001")
+
+
 def test_given_call_progressive_then_retried_only_with_guaranteed_agent():
     upd = apply_status(EntryFacts(1, 5, 1), Outcome.ABANDONED, st(SystemStatus.CALL_PROGRESSIVE), RULES, NOW)
     assert upd.state is EntryState.READY and upd.progressive_only

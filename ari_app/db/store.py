@@ -215,6 +215,25 @@ async def on_dnc(session: AsyncSession, e164: str) -> bool:
     return (await session.execute(text("select 1 from dnc_numbers where e164 = :p limit 1"), {"p": e164})).first() is not None
 
 
+_MARK_DNC_ENTRIES = text(
+    "update campaign_entries set state = 'dnc', updated_at = :now "
+    "where phone_e164 = any(:phones) and state not in ('dnc', 'dialing')"
+)
+_CANCEL_DNC_CALLBACKS = text(
+    "update callbacks set state = 'cancelled', cancelled_reason = 'number on do-not-call list' "
+    "where phone_e164 = any(:phones) and state = 'pending'"
+)
+
+
+async def mark_dnc(session: AsyncSession, phones: list[str], now: dt.datetime) -> tuple[int, int]:
+    """Numbers just put on a do-not-call list: every campaign stops dialling them at once (an entry
+    whose call is open stays the dialer's until hang-up) and their pending callbacks are cancelled.
+    One rule for the CLI and the runtime. Returns (entries marked, callbacks cancelled)."""
+    marked = (await session.execute(_MARK_DNC_ENTRIES, {"phones": phones, "now": now})).rowcount
+    cancelled = (await session.execute(_CANCEL_DNC_CALLBACKS, {"phones": phones})).rowcount
+    return marked, cancelled
+
+
 async def add_to_dnc(session: AsyncSession, e164: str, *, source: str, now: dt.datetime) -> None:
     await session.execute(
         text(
@@ -223,17 +242,7 @@ async def add_to_dnc(session: AsyncSession, e164: str, *, source: str, now: dt.d
         ),
         {"p": e164, "s": source, "now": now},
     )
-    # A do-not-call number cancels the callbacks pending for it.
-    await session.execute(
-        text("update callbacks set state = 'cancelled', cancelled_reason = 'number on do-not-call list' "
-             "where phone_e164 = :p and state = 'pending'"),
-        {"p": e164},
-    )
-    # Every campaign stops dialling the number at once.
-    await session.execute(
-        text("update campaign_entries set state = 'dnc', updated_at = :now where phone_e164 = :p and state in ('ready')"),
-        {"p": e164, "now": now},
-    )
+    await mark_dnc(session, [e164], now)
 
 
 async def set_disposition(session: AsyncSession, attempt_id: int, status_id: int | None, now: dt.datetime) -> None:

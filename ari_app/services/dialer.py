@@ -1179,9 +1179,17 @@ class DialerService:
             return
         now = self.now()
         async with self.db.transaction() as s:
-            await store.set_entry_state(s, offer.entry.id, EntryState.DIALING, now)
-            attempts = await store.create_attempts(s, campaign, [offer.entry], instance_id=self.instance_id, now=now,
-                                                   rng=self.rng, agent_id=agent.agent_id)
+            if await store.on_dnc(s, offer.entry.phone_e164):  # listed while the agent held the record
+                await store.set_entry_state(s, offer.entry.id, EntryState.DNC, now)
+                attempts = []
+            else:
+                await store.set_entry_state(s, offer.entry.id, EntryState.DIALING, now)
+                attempts = await store.create_attempts(s, campaign, [offer.entry], instance_id=self.instance_id,
+                                                       now=now, rng=self.rng, agent_id=agent.agent_id)
+        if not attempts:
+            await self._play(agent.channel_id, Prompt.NUMBER_DNC)
+            await self._agent_ready(agent, "record put on the do-not-call list while offered")
+            return
         await self._start_agent_call(agent, campaign, attempts[0], offer.entry.timezone)
 
     async def _start_agent_call(self, agent: AgentLive, campaign: CampaignConfig, att: "store.NewAttempt",

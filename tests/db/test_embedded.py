@@ -1,0 +1,34 @@
+"""The embedded server: a data directory keeps working across stops and starts."""
+from __future__ import annotations
+
+import stat
+
+import psycopg
+
+from ari_app.db.embedded import embedded_uri, stop_embedded
+
+
+def test_given_embedded_server_stopped_then_it_starts_again_on_the_same_data_directory(tmp_path):
+    data = tmp_path / "data"
+    with psycopg.connect(embedded_uri(data), autocommit=True) as conn:
+        conn.execute("create table kept (n int)")
+        conn.execute("insert into kept values (42)")
+    stop_embedded(data)
+    assert stat.S_IMODE((data / "pgdata").stat().st_mode) & 0o027 == 0  # PostgreSQL refuses anything wider
+    try:
+        with psycopg.connect(embedded_uri(data), autocommit=True) as conn:
+            assert conn.execute("select n from kept").fetchall() == [(42,)]
+    finally:
+        stop_embedded(data)
+
+
+def test_given_cluster_directory_left_open_by_an_earlier_release_then_start_repairs_it(tmp_path):
+    data = tmp_path / "data"
+    embedded_uri(data)
+    stop_embedded(data)
+    (data / "pgdata").chmod(0o711)  # what stop_embedded used to leave behind
+    try:
+        with psycopg.connect(embedded_uri(data), autocommit=True) as conn:
+            assert conn.execute("select 1").fetchone() == (1,)
+    finally:
+        stop_embedded(data)

@@ -13,7 +13,9 @@ import time
 from admin_cli.output import table
 from admin_cli.pacing_cmd import COLUMNS, COMPARE_POLICIES
 from pacing.plot import plot_compare
-from pacing.simulate import run_many, scenario, summarize
+import math
+
+from pacing.simulate import recovery, run_many, scenario, summarize
 
 
 def main() -> None:
@@ -24,6 +26,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=20)
     ap.add_argument("--hours", type=float, default=8.0)
     ap.add_argument("--processes", type=int, default=2)
+    ap.add_argument("--no-plot", action="store_true")
     args = ap.parse_args()
     for name in args.scenarios.split(","):
         for stress in args.stress.split(","):
@@ -33,7 +36,22 @@ def main() -> None:
                        for p in args.policies.split(",")}
             print(f"\n== scenario {sc.label()}: {sc.agents} agents, {sc.live_rate:.0%} live, "
                   f"{args.seeds} seeds x {args.hours:g} h ({time.monotonic() - t0:.0f} s)")
-            print(table([summarize(r) for r in results.values()], COLUMNS), flush=True)
+            rows, cols = [], list(COLUMNS)
+            for runs in results.values():
+                row = summarize(runs)
+                if sc.stress != "none":
+                    # minutes until trailing abandon and occupancy are back within bounds, per step
+                    rec = [m for r in runs for m in recovery(r, sc)]
+                    finite = [m for m in rec if math.isfinite(m)]
+                    row["recovery_mean_min"] = sum(finite) / len(finite) if finite else math.inf
+                    row["recovery_max_min"] = max(rec) if rec else 0.0
+                    row["not_recovered"] = len(rec) - len(finite)
+                rows.append(row)
+            if sc.stress != "none":
+                cols += ["recovery_mean_min", "recovery_max_min", "not_recovered"]
+            print(table(rows, cols), flush=True)
+            if args.no_plot:
+                continue
             path = plot_compare(results, f"out/pacing_{sc.label()}.png",
                                 title=f"Scenario {sc.label()}: {sc.agents} agents, {sc.live_rate:.0%} live answers")
             print(f"plot: {path}", flush=True)

@@ -259,6 +259,10 @@ def _expected_running_max(mu: np.ndarray, var: np.ndarray, H: np.ndarray) -> flo
     return float(np.trapezoid(tail, x))
 
 
+SMALL_TEAM = {"budget_hours": 4.0, "max_allowance_factor": 0.2, "early_live_answers": 50.0, "hour_factor": 1.1,
+              "fallback": 0.01}
+LARGE_TEAM_LIVE_PER_HOUR = 200.0
+
 HORIZONS = np.array([1.0, 3.0, 5.0, 7.0, 9.0, 12.0, 15.0, 19.0, 25.0])
 
 
@@ -276,7 +280,14 @@ class Predictive:
     name = "predictive"
 
     def __init__(self, settings: PacingSettings, *, budget_hours: float = 1.0, max_allowance_factor: float = 0.8,
-                 early_live_answers: float = 150.0, hour_factor: float = 0.7) -> None:
+                 early_live_answers: float = 150.0, hour_factor: float = 0.7,
+                 small: dict | None = None) -> None:
+        # Small teams (fewer than 200 live answers an hour): an hour holds ~100 answers, so an abandon
+        # moves that hour's rate by 1 %. A one-hour budget horizon made the allowance swing by a third
+        # of the target per abandon (dial hard, then progressive), which costs occupancy; a steady,
+        # low allowance with a four-hour horizon, a shorter cautious start and an hourly guard at
+        # 1.1 x target keeps every hour near the limit while agents stay busier (tuned on S, 8 h).
+        self.small = dict(SMALL_TEAM, **(small or {}))
         self.settings = settings
         self.est = _Estimates(settings)
         self.budget_hours = budget_hours
@@ -351,13 +362,16 @@ class Predictive:
     def calibration(self) -> float:
         return min(10.0, max(0.5, self._obs / max(self._fc, 1e-9)))
 
-    def allowance(self, s: Snapshot, live_per_hour: float) -> float:
+    def allowance(self, s: Snapshot, live_per_hour: float, small: bool = False) -> float:
         r = s.settings.target_abandon_rate
         led = s.ledger
-        future = max(30.0, live_per_hour * self.budget_hours)
+        budget_hours = self.small["budget_hours"] if small else self.budget_hours
+        factor = self.small["max_allowance_factor"] if small else self.max_allowance_factor
+        early_n = self.small["early_live_answers"] if small else self.early_live_answers
+        future = max(30.0, live_per_hour * budget_hours)
         spend = (0.85 * r * (led.live_answers + future) - led.abandons) / future
-        early = min(1.0, led.live_answers / self.early_live_answers)  # few answers: each abandon weighs heavily
-        return min(spend, r * self.max_allowance_factor * early)
+        early = min(1.0, led.live_answers / early_n)  # few answers: each abandon weighs heavily
+        return min(spend, r * factor * early)
 
     def decide(self, s: Snapshot) -> Decision:
         st = s.settings
@@ -375,15 +389,16 @@ class Predictive:
         est.refresh()
         # live answers per hour, from the recent history's rate
         live_per_hour = est.live_per_hour()
-        allow = self.allowance(s, live_per_hour)
-        if allow <= 0.15 * st.target_abandon_rate:
+        hour_ab = sum(a for _, _, a in self._hour)
+        hour_live = max(sum(l for _, l, _ in self._hour), live_per_hour)
+        small = hour_live < LARGE_TEAM_LIVE_PER_HOUR
+        allow = self.allowance(s, live_per_hour, small)
+        fallback = self.small["fallback"] if small else 0.15
+        if allow <= fallback * st.target_abandon_rate:
             return Decision(progressive, f"progressive: abandon budget at risk (allowance {allow:.4f})")
         # Every hour must stay compliant too (small teams): the last 60 minutes' abandons against the
         # live answers of an hour; near the limit, dial progressively until old abandons age out.
-        hour_ab = sum(a for _, _, a in self._hour)
-        hour_live = max(sum(l for _, l, _ in self._hour), live_per_hour)
-        # few answers an hour (small teams): a cluster of 2-3 abandons breaks the hour, so stop earlier
-        factor = self.hour_factor if hour_live < 200 else 1.3
+        factor = self.small["hour_factor"] if small else 1.3
         if hour_ab >= factor * st.target_abandon_rate * max(hour_live, 1.0):
             return Decision(progressive, f"progressive: last hour's abandons {hour_ab} at the hourly limit")
         cap = _line_cap(s, active, lines)

@@ -19,12 +19,12 @@ def agents(ready=0, on_call=0, wrap=0, paused=0, now=1000.0):
     return out
 
 
-def history(n=400, now=1000.0, live=0.3, seed=7):
+def history(n=400, now=1000.0, live=0.3, seed=7, spacing=9.0):
     """A finished-call history like a steady campaign's: 30 % live, talk about 2 minutes."""
     rng = random.Random(seed)
     calls = []
     for i in range(n):
-        placed = now - 4000.0 + i * 9.0
+        placed = now - 4000.0 + i * spacing
         u = rng.random()
         if u < live:
             answered = placed + rng.uniform(4, 15)
@@ -79,7 +79,8 @@ def test_given_no_history_yet_when_predictive_then_it_dials_like_progressive():
 
 
 def test_given_steady_history_and_a_healthy_budget_when_predictive_then_more_lines_than_ready_agents():
-    d = make_policy("predictive", SETTINGS).decide(snap(agents(ready=4, on_call=16), hist=history()))
+    # a 20-agent campaign's pace: ~360 live answers an hour (a large team's rules)
+    d = make_policy("predictive", SETTINGS).decide(snap(agents(ready=4, on_call=16), hist=history(n=1300, spacing=3.0)))
     assert d.calls_to_place > 4
     assert d.calls_to_place <= 3 * 20
 
@@ -134,3 +135,13 @@ def test_given_bad_settings_when_building_them_then_the_field_is_named():
         PacingSettings(target_abandon_rate=3)
     with pytest.raises(ValueError, match="unknown pacing policy"):
         make_policy("greedy")
+
+
+def test_given_a_small_team_when_predictive_then_an_hour_near_the_hourly_guard_dials_progressively():
+    # 5 agents, few live answers an hour: the small-team guard stops at 1.1 x target of the hour
+    policy = make_policy("predictive", SETTINGS)
+    hist = history(n=400, live=0.2)
+    policy.decide(snap(agents(ready=2, on_call=3), hist=hist, ledger=AbandonLedger(1000, 10, 0.0), now=1000.0))
+    d = policy.decide(snap(agents(ready=2, on_call=3), hist=hist, ledger=AbandonLedger(1100, 20, 0.0), now=1001.0))
+    assert d.calls_to_place <= 2
+    assert "hour" in d.reason or "budget" in d.reason

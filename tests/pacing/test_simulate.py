@@ -2,6 +2,8 @@
 predictive policy keeps within the abandon budget while keeping agents busier than progressive."""
 import dataclasses
 
+import pytest
+
 from pacing.simulate import run, scenario
 
 
@@ -30,3 +32,36 @@ def test_given_a_break_mid_shift_when_simulating_then_paused_time_is_not_counted
     r = run("progressive", scenario("T5", "breaks"), seed=1, hours=0.6)
     assert 0.0 < r.occupancy < 1.0
     assert r.live_answers > 0
+
+
+def test_given_a_constructed_trace_when_measuring_recovery_then_minutes_until_back_within_bounds():
+    from pacing.simulate import recovery_minutes
+    n = 120
+    live = [10] * n
+    abandons = [0] * n
+    occ = [0.9] * n
+    abandons[60] = 5  # a burst at the step: 5 of 10 live answers, the trailing 10-minute rate is 5 %
+    for m in range(60, 70):
+        occ[m] = 0.5  # and agents idle for 10 minutes
+    # bounds: trailing 10-minute abandon rate <= 4 % (the burst leaves that window at minute 70) and
+    # trailing 10-minute occupancy >= 0.8, which needs at most two idle minutes in the last ten: from
+    # minute 77 on (minutes 68, 69 idle) -> 17 minutes after the step
+    assert recovery_minutes(live, abandons, occ, 60, 0.04, 0.8, hold=5, window=10) == 17.0
+    assert recovery_minutes(live, abandons, [0.9] * n, 60, 0.04, 0.8, hold=5, window=10) == 10.0
+    # never out of bounds: 0; never back: inf
+    assert recovery_minutes(live, [0] * n, [0.9] * n, 60, 0.04, 0.8, hold=5, window=10) == 0.0
+    assert recovery_minutes(live, abandons, [0.5] * n, 60, 0.04, 0.8, hold=5, window=10) == float("inf")
+
+
+def test_given_the_ratio_baseline_when_the_benchmark_builds_settings_then_its_lines_follow_the_true_pickup_rate():
+    from pacing.simulate import default_settings
+    assert default_settings("ratio", scenario("L")).max_lines_per_agent == pytest.approx(1 / 0.15)
+    assert default_settings("ratio", scenario("M")).max_lines_per_agent == pytest.approx(1 / 0.3)
+    assert default_settings("predictive", scenario("L")).max_lines_per_agent == 3.0
+
+
+def test_given_breaks_when_listing_stress_steps_then_the_break_and_the_return_are_steps():
+    from pacing.simulate import stress_steps
+    assert stress_steps(scenario("S", "breaks"), 8.0) == [240, 255]
+    assert stress_steps(scenario("S", "live_drop"), 8.0) == [240]
+    assert stress_steps(scenario("S"), 8.0) == []

@@ -250,3 +250,29 @@ def test_given_bytes_in_a_users_encoding_when_sniffed_then_that_encoding(text_, 
 
     decoded, used = decode(text_.encode(codec), "f.csv", None)
     assert (decoded, used) == (text_, expected)
+
+
+def test_given_values_with_copy_escapes_and_two_phones_when_imported_then_stored_verbatim(cli, c1, tmp_path, sql):
+    # Rows go to the tables as COPY text: backslashes, tabs and quotes must survive, in every column.
+    path = tmp_path / "escapes.csv"
+    path.write_text('Tel,Tel2,Name,Note\n'
+                    '347 123 4567,06 1234 5678,"Back\\slash\tTab","say ""hi"" \\N"\n'
+                    '347 123 4568,,Plain,\n', encoding="utf-8")
+    r = _import(cli, path, "--map", "phone=Tel,phone2=Tel2,name=Name", "--json")
+    assert r.code == 0, r.err
+    assert json.loads(r.out)["imported"] == 2
+    assert sql("select name, custom from contacts order by id") == [
+        {"name": "Back\\slash\tTab", "custom": {"Note": 'say "hi" \\N'}}, {"name": "Plain", "custom": {}}]
+    assert sql("select p.e164, p.raw, p.position from contact_phones p join contacts c on c.id = p.contact_id "
+               "order by c.id, p.position") == [
+        {"e164": "+393471234567", "raw": "347 123 4567", "position": 0},
+        {"e164": "+390612345678", "raw": "06 1234 5678", "position": 1},
+        {"e164": "+393471234568", "raw": "347 123 4568", "position": 0}]
+    assert sql("select count(*) as n from campaign_entries e join contacts c on c.id = e.contact_id")[0]["n"] == 2
+
+
+def test_tables_an_import_writes_have_no_triggers_of_their_own(sql):
+    # The import may switch off the (redundant) foreign-key checks with session_replication_role,
+    # which would silently skip any trigger on these tables too: one added later must revisit that.
+    assert sql("select tgrelid::regclass::text as t, tgname from pg_trigger where not tgisinternal and tgrelid in "
+               "('contacts'::regclass, 'contact_phones'::regclass, 'campaign_entries'::regclass)") == []

@@ -93,6 +93,7 @@ class RealPbx:
         self.media: dict[str, list[str]] = {}  # channel id -> media started on it, in order
         self.dtmf: dict[str, str] = {}  # channel id -> digits it received
         self.destroyed: dict[str, int] = {}  # channel id -> hangup cause
+        self.hung_up: set[str] = set()  # channels asked to hang up (ChannelHangupRequest)
         self.events: list[dict] = []
         self._ws_task: asyncio.Task | None = None
 
@@ -124,9 +125,12 @@ class RealPbx:
             self.gone.add(cid)
         if kind == "ChannelDestroyed":
             self.destroyed[cid] = event.get("cause")
+            self.hung_up.add(cid)
+        elif kind == "ChannelHangupRequest" and not event.get("soft"):
+            self.hung_up.add(cid)
         elif kind == "ChannelDtmfReceived":
             self.dtmf[cid] = self.dtmf.get(cid, "") + event.get("digit", "")
-        elif kind in ("PlaybackStarted", "PlaybackContinuing"):
+        elif kind == "PlaybackStarted":  # one per media item of a list, as Asterisk 22 plays it
             pb = event.get("playback") or {}
             target = pb.get("target_uri", "")
             if target.startswith("channel:") and pb.get("media_uri"):
@@ -178,10 +182,78 @@ class RealPbx:
 @pytest.fixture
 async def pbx():
     real = RealPbx(ARI_URL)
+    await real.wait(_ari_up, timeout=60, what="Asterisk's ARI reachable")
     await real.start()
     await real.wait(lambda: _no_leftovers(real), timeout=20, what="no channels left from an earlier test")
+    for name in ("SIM_RING_SECS", "SIM_TALK_SECS"):  # the test parties' defaults: ring 2 s, talk 30 s
+        await real.set_global(name, "")
     yield real
     await real.stop()
+
+
+async def _ari_up() -> bool:
+    try:
+        async with aiohttp.ClientSession() as s:
+            async with s.get(f"{ARI_URL.rstrip('/')}/ari/asterisk/ping", auth=aiohttp.BasicAuth(ARI_USER, ARI_PASSWORD),
+                             timeout=aiohttp.ClientTimeout(total=2)) as resp:
+                return resp.status == 200
+    except (aiohttp.ClientError, asyncio.TimeoutError):
+        return False
+
+
+@pytest.fixture
+async def dialer(db, pbx):
+    from tests.e2e.conftest import start_service, stop_service
+
+    service, task = await start_service(db, pbx)
+    yield service
+    await stop_service(service, task)
+
+
+class WebsocketCutter:
+    """A TCP relay between the dialer and Asterisk that can cut the event websocket, as a network
+    blip or an Asterisk-side close would: REST connections are left alone."""
+
+    def __init__(self, upstream: str):
+        from urllib.parse import urlsplit
+
+        u = urlsplit(upstream)
+        self.host, self.port = u.hostname, u.port or 80
+        self._server: asyncio.base_events.Server | None = None
+        self._websockets: list[tuple[asyncio.StreamWriter, asyncio.StreamWriter]] = []
+        self.base_url = ""
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
+        self.base_url = f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}/"
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(self.host, self.port)
+        first = await reader.read(65536)
+        if b"GET /ari/events" in first:
+            self._websockets.append((writer, up_writer))
+        up_writer.write(first)
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(ConnectionError, OSError):
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            dst.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    def cut(self) -> int:
+        cut, self._websockets = self._websockets, []
+        for a, b in cut:
+            a.close()
+            b.close()
+        return len(cut)
+
+    async def stop(self) -> None:
+        self.cut()
+        if self._server is not None:
+            self._server.close()
 
 
 async def _no_leftovers(real: RealPbx) -> bool:

@@ -27,9 +27,10 @@ from ari_app.domain.attempt import AttemptEvent, AttemptState
 from ari_app.domain.campaign import CampaignConfig
 from ari_app.domain.enums import AgentState, CampaignMode, CampaignState, EntryState, Outcome, SystemStatus
 from ari_app.domain.outcomes import unanswered_outcome
+from ari_app.domain.phones import PhoneError, normalise_one
 from ari_app.domain.status_effects import StatusView, apply_status, automatic_status
 from ari_app.domain.time_rules import schedule_open, zone
-from ari_app.services.live import AgentLive, CallLive, Offer, Phase
+from ari_app.services.live import WRAP_UP_PHASES, AgentLive, CallbackDraft, CallLive, Offer, Phase
 from ari_app.services.pacing_bridge import PacingBridge
 from ari_app.services.supervision import Supervision
 from ari_app.scheduling.callbacks import CallbackDue, CallbackScheduler
@@ -60,6 +61,11 @@ class Prompt:
     PREVIEW = "sound:dialer-preview-record"
     PUSH = "sound:dialer-push-record"
     CALLBACK = "sound:dialer-callback"
+    PERSONAL_CALLBACK = "sound:dialer-personal-callback"
+    CALLBACK_WHO = "sound:dialer-callback-1-mine-2-any-agent"
+    CALLBACK_NUMBER = "sound:dialer-callback-number"  # "# for the same number, or key another number and #"
+    NUMBER_INVALID = "sound:dialer-invalid-number"
+    NUMBER_DNC = "sound:dialer-number-on-dnc"
     DATE = "sound:dialer-enter-date"
     DATE_INVALID = "sound:dialer-invalid-date"
     DATE_PAST = "sound:dialer-date-in-past"
@@ -659,9 +665,11 @@ class DialerService:
             await self._agent_ready(agent, "preview call ended")
 
     async def _apply(self, s, campaign: CampaignConfig, call: CallLive, outcome: Outcome, status: StatusView | None,
-                     now: dt.datetime, *, agent_id: int | None = None, when: dt.datetime | None = None) -> None:
+                     now: dt.datetime, *, agent_id: int | None = None, when: dt.datetime | None = None,
+                     personal: bool = True, callback_phone: str | None = None) -> None:
         facts = await store.entry_facts(s, call.entry_id, outcome, campaign.max_attempts)
-        upd = apply_status(facts, outcome, status, campaign.retry_rules, now, agent_id=agent_id, when=when)
+        upd = apply_status(facts, outcome, status, campaign.retry_rules, now, agent_id=agent_id, when=when,
+                           personal=personal, callback_phone=callback_phone)
         await store.apply_entry_update(s, call.entry_id, upd, now=now, outcome=outcome,
                                        status_id=status.id if status else None, phone_e164=call.phone,
                                        source=f"status {status.name}" if status else "dialer")
@@ -768,8 +776,8 @@ class DialerService:
         if call is not None and call.state is not AttemptState.ENDED:
             # The customer must not stay alone in the bridge.
             await self._hangup(call.channel_id)
-        if agent.phase in (Phase.WRAP_UP, Phase.DATE) and call is not None:
-            await self._dispose(agent, None, reason="agent left during wrap-up")
+        if agent.phase in WRAP_UP_PHASES and call is not None:
+            await self._end_wrapup(agent, "agent left during wrap-up")
         if agent.offer is not None:
             await self._release_offer(agent, top=True)
         if agent.session_id is not None:
@@ -811,10 +819,14 @@ class DialerService:
                 await self._wrapup_key(agent, digit)
             case Phase.DATE:
                 await self._date_key(agent, digit)
+            case Phase.CALLBACK_WHO:
+                await self._callback_who_key(agent, digit)
+            case Phase.CALLBACK_NUMBER:
+                await self._callback_number_key(agent, digit)
 
     async def _agent_ready(self, agent: AgentLive, reason: str) -> None:
         agent.call, agent.offer, agent.pending_status, agent.digits = None, None, None, ""
-        agent.pending_when = None
+        agent.pending_when = agent.callback = None
         agent.phase = Phase.IDLE
         agent.bump()
         if agent.pause_requested:
@@ -881,8 +893,8 @@ class DialerService:
                 agent.pause_requested = False
                 return "not paused"
             case "end-wrapup":
-                if agent.phase in (Phase.WRAP_UP, Phase.DATE):
-                    await self._dispose(agent, None, reason=reason)
+                if agent.phase in WRAP_UP_PHASES:
+                    await self._end_wrapup(agent, reason)
                     return "wrap-up ended"
                 return "not in wrap-up"
             case "login":
@@ -950,7 +962,8 @@ class DialerService:
         if attempt is None:
             return  # another instance fired it
         log.info("callback %s fired for agent %s (due %s)", cb.id, agent.extension, cb.due_at.isoformat())
-        media = [Prompt.CALLBACK, f"digits:{cb.phone_e164.lstrip('+')}"]
+        personal = cb.owner_agent_id is not None and cb.owner_agent_id == agent.agent_id
+        media = [Prompt.PERSONAL_CALLBACK if personal else Prompt.CALLBACK, f"digits:{cb.phone_e164.lstrip('+')}"]
         await self._play(agent.channel_id, media)
         await self._start_agent_call(agent, campaign, attempt, cb.timezone)
 
@@ -990,7 +1003,11 @@ class DialerService:
         if agent.pending_when is not None:  # waiting for the confirmation
             if digit == "1":
                 when, agent.pending_when = agent.pending_when, None
-                await self._dispose(agent, agent.pending_status, when=when)
+                if agent.pending_status is not None and agent.pending_status.system_status is SystemStatus.MY_RECORD:
+                    agent.callback, agent.phase = CallbackDraft(when), Phase.CALLBACK_WHO
+                    await self._play(agent.channel_id, Prompt.CALLBACK_WHO)
+                else:
+                    await self._dispose(agent, agent.pending_status, when=when)
             elif digit == "2":
                 agent.pending_when, agent.digits = None, ""
                 await self._play(agent.channel_id, Prompt.DATE)
@@ -1011,8 +1028,65 @@ class DialerService:
             agent.pending_when = when
             await self._play(agent.channel_id, [Prompt.DATE_READBACK, f"digits:{text}", Prompt.DATE_CONFIRM])
 
+    async def _callback_who_key(self, agent: AgentLive, digit: str) -> None:
+        """1: the callback is the agent's own; 2: any agent of the campaign may take it."""
+        if digit not in ("1", "2") or agent.callback is None:
+            return
+        agent.callback.personal = digit == "1"
+        agent.phase, agent.digits = Phase.CALLBACK_NUMBER, ""
+        await self._play(agent.channel_id, Prompt.CALLBACK_NUMBER)
+
+    async def _callback_number_key(self, agent: AgentLive, digit: str) -> None:
+        """# alone keeps the entry's number; another number then # is read back, 1 confirms, 2 keys it again."""
+        draft = agent.callback
+        if draft is None:
+            return
+        if draft.keyed is not None:
+            if digit == "1":
+                draft.phone, draft.keyed = draft.keyed, None
+                await self._dispose_callback(agent, "callback keyed")
+            elif digit == "2":
+                draft.keyed, agent.digits = None, ""
+                await self._play(agent.channel_id, Prompt.CALLBACK_NUMBER)
+            return
+        if digit != "#":
+            if digit.isdigit():
+                agent.digits += digit
+            return
+        keyed, agent.digits = agent.digits, ""
+        if not keyed:
+            await self._dispose_callback(agent, "callback keyed")
+            return
+        campaign = self.campaigns.get(agent.call.campaign_id) if agent.call else None
+        try:
+            e164 = normalise_one(keyed, campaign.default_region if campaign else "US")
+        except PhoneError:
+            await self._play(agent.channel_id, [Prompt.NUMBER_INVALID, Prompt.CALLBACK_NUMBER])
+            return
+        async with self.db.transaction() as s:
+            listed = await store.on_dnc(s, e164)
+        if listed:
+            await self._play(agent.channel_id, [Prompt.NUMBER_DNC, Prompt.CALLBACK_NUMBER])
+            return
+        draft.keyed = e164
+        await self._play(agent.channel_id, [Prompt.DATE_READBACK, f"digits:{e164.lstrip('+')}", Prompt.DATE_CONFIRM])
+
+    async def _end_wrapup(self, agent: AgentLive, reason: str) -> None:
+        """Wrap-up ended without a status keyed to the end: the campaign's default status, unless a
+        callback's time was already confirmed, which is kept (personal, same number, unless keyed)."""
+        if agent.callback is not None:
+            await self._dispose_callback(agent, reason)
+        else:
+            await self._dispose(agent, None, reason=reason)
+
+    async def _dispose_callback(self, agent: AgentLive, reason: str) -> None:
+        draft = agent.callback
+        await self._dispose(agent, agent.pending_status, when=draft.when, personal=draft.personal,
+                            callback_phone=draft.phone, reason=reason)
+
     async def _dispose(self, agent: AgentLive, status: StatusView | None, *, when: dt.datetime | None = None,
-                       reason: str = "") -> None:
+                       personal: bool = True, callback_phone: str | None = None, reason: str = "") -> None:
+        agent.callback = agent.pending_when = None
         call = agent.call
         campaign = self.campaigns.get(call.campaign_id) if call else None
         if call is None or campaign is None:
@@ -1023,7 +1097,8 @@ class DialerService:
         now = self.now()
         async with self.db.transaction() as s:
             await store.set_disposition(s, call.attempt_id, status.id if status else None, now)
-            await self._apply(s, campaign, call, Outcome.ANSWERED, status, now, agent_id=agent.agent_id, when=when)
+            await self._apply(s, campaign, call, Outcome.ANSWERED, status, now, agent_id=agent.agent_id, when=when,
+                              personal=personal, callback_phone=callback_phone)
         log.info("attempt %s: agent %s gave status %s%s", call.attempt_id, agent.extension,
                  status.name if status else None, f" ({reason})" if reason else "")
         if agent.channel_id in self.agents:
@@ -1104,9 +1179,17 @@ class DialerService:
             return
         now = self.now()
         async with self.db.transaction() as s:
-            await store.set_entry_state(s, offer.entry.id, EntryState.DIALING, now)
-            attempts = await store.create_attempts(s, campaign, [offer.entry], instance_id=self.instance_id, now=now,
-                                                   rng=self.rng, agent_id=agent.agent_id)
+            if await store.on_dnc(s, offer.entry.phone_e164):  # listed while the agent held the record
+                await store.set_entry_state(s, offer.entry.id, EntryState.DNC, now)
+                attempts = []
+            else:
+                await store.set_entry_state(s, offer.entry.id, EntryState.DIALING, now)
+                attempts = await store.create_attempts(s, campaign, [offer.entry], instance_id=self.instance_id,
+                                                       now=now, rng=self.rng, agent_id=agent.agent_id)
+        if not attempts:
+            await self._play(agent.channel_id, Prompt.NUMBER_DNC)
+            await self._agent_ready(agent, "record put on the do-not-call list while offered")
+            return
         await self._start_agent_call(agent, campaign, attempts[0], offer.entry.timezone)
 
     async def _start_agent_call(self, agent: AgentLive, campaign: CampaignConfig, att: "store.NewAttempt",
@@ -1147,8 +1230,8 @@ class DialerService:
                     await self._play(agent.channel_id, Prompt.PAUSED)
                 else:
                     await self._agent_ready(agent, "push-preview timeout")
-            case "wrapup" if agent.phase in (Phase.WRAP_UP, Phase.DATE):
-                await self._dispose(agent, None, reason="wrap-up time over")
+            case "wrapup" if agent.phase in WRAP_UP_PHASES:
+                await self._end_wrapup(agent, "wrap-up time over")
 
 
 def parse_keyed_datetime(text: str, tz: str) -> dt.datetime | None:

@@ -93,7 +93,7 @@ class RealPbx:
         self.media: dict[str, list[str]] = {}  # channel id -> media started on it, in order
         self.dtmf: dict[str, str] = {}  # channel id -> digits it received
         self.destroyed: dict[str, int] = {}  # channel id -> hangup cause
-        self.hung_up: set[str] = set()  # channels asked to hang up (ChannelHangupRequest)
+        self.hung_up: set[str] = set()  # channels asked to hang up (ChannelHangupRequest, soft or not)
         self.events: list[dict] = []
         self._ws_task: asyncio.Task | None = None
 
@@ -126,7 +126,7 @@ class RealPbx:
         if kind == "ChannelDestroyed":
             self.destroyed[cid] = event.get("cause")
             self.hung_up.add(cid)
-        elif kind == "ChannelHangupRequest" and not event.get("soft"):
+        elif kind == "ChannelHangupRequest":  # an ARI DELETE is reported soft (ast_softhangup)
             self.hung_up.add(cid)
         elif kind == "ChannelDtmfReceived":
             self.dtmf[cid] = self.dtmf.get(cid, "") + event.get("digit", "")

@@ -4,8 +4,6 @@ The scenarios of tests/e2e/test_supervision.py; what the simulator reports about
 from Asterisk's own channel and bridge listings."""
 from __future__ import annotations
 
-import pytest
-
 from tests.e2e.conftest import login
 from tests.e2e.test_supervision import _modes, _supervise
 from tests.world import add_agent, add_entries, create_campaign, eventually
@@ -33,7 +31,8 @@ async def snoops_on(pbx, channel_id: str) -> list[dict]:
     channel only after detaching the audiohook, which waits for the spied channel to pass a frame.
     Desk phones send RTP all the time, so that takes 20 ms; our Local-channel phones carry no
     audio, so the channel stays listed until the agent hangs up. Such a snoop hears nothing and
-    feeds no one: it counts as gone once Asterisk reported its hangup, and it must be in no bridge."""
+    feeds no one: it counts as gone once Asterisk reported the hangup request (an ARI DELETE is
+    reported with soft=true), and it must be in no bridge."""
     snoops = [c for c in await pbx.channels() if c["name"].startswith(f"Snoop/{channel_id}-")]
     dead = {c["id"] for c in snoops if c["id"] in pbx.hung_up}
     if dead:
@@ -73,8 +72,6 @@ async def test_given_agent_on_call_when_supervisor_listens_then_a_snoop_feeds_a_
     assert sql("select attempt_id from monitoring_events")[0]["attempt_id"] == call["id"]
 
 
-@pytest.mark.xfail(reason="on Local-channel phones the dialer's snoop hangup is not yet seen by the harness "
-                          "(the snoop stays listed: audiohook detach waits for a frame); under investigation", strict=False)
 async def test_given_listening_when_switching_whisper_barge_listen_then_the_audio_path_changes_and_each_is_audited(db, sql, pbx, dialer):
     world(sql)
     agent_phone = await login(pbx, dialer, "1001")
@@ -142,8 +139,6 @@ async def test_given_wrong_supervisor_pin_three_times_then_hung_up(db, sql, pbx,
     assert sql("select count(*) as n from monitoring_sessions")[0]["n"] == 0
 
 
-@pytest.mark.xfail(reason="on Local-channel phones the dialer's snoop hangup is not yet seen by the harness "
-                          "(the snoop stays listed: audiohook detach waits for a frame); under investigation", strict=False)
 async def test_given_supervisor_hangs_up_then_the_snoop_goes_and_the_session_closes(db, sql, pbx, dialer):
     world(sql)
     agent_phone = await login(pbx, dialer, "1001")

@@ -210,3 +210,53 @@ async def test_given_campaign_tone_option_then_the_agent_hears_a_tone_on_whisper
     assert "sound:beep" not in pbx.media_played(agent_phone.channel_id)
     await sup_phone.press("2")
     await eventually(lambda: "sound:beep" in pbx.media_played(agent_phone.channel_id), what="tone on whisper")
+
+
+async def test_given_whispering_when_switching_listen_barge_whisper_then_each_switch_keeps_the_supervisor_on(db, sql, pbx, dialer):
+    world(sql)
+    agent_phone = await login(pbx, dialer, "1001")
+    await on_a_call(sql)
+    sup_phone = await _supervise(pbx, "*2231001")
+    first = (await eventually(lambda: snoops_on(pbx, agent_phone.channel_id), what="whisper snoop"))[0]
+
+    async def replaced(old_id):
+        now = await snoops_on(pbx, agent_phone.channel_id)
+        return now if len(now) == 1 and now[0]["id"] != old_id else None
+
+    await sup_phone.press("1")  # listen
+    listen = (await eventually(lambda: replaced(first["id"]), what="listen snoop replaced the whisper snoop"))[0]
+    assert listen["id"] in (await bridge_of(pbx, sup_phone.channel_id))["channels"]
+
+    await sup_phone.press("3")  # barge
+
+    async def barging():
+        b = await bridge_of(pbx, sup_phone.channel_id)
+        return b if b and agent_phone.channel_id in b["channels"] else None
+
+    await eventually(barging, what="supervisor in the agent's bridge")
+    await eventually(lambda: _no(snoops_on(pbx, agent_phone.channel_id)), what="no snoop while barging")
+
+    await sup_phone.press("2")  # whisper again
+    await eventually(lambda: snoops_on(pbx, agent_phone.channel_id), what="whisper snoop again")
+
+    async def out_of_agent_bridge():
+        b = await bridge_of(pbx, sup_phone.channel_id)
+        return b is not None and agent_phone.channel_id not in b["channels"]
+
+    await eventually(out_of_agent_bridge, what="supervisor out of the agent's bridge")
+    assert sup_phone.is_up
+    assert _modes(sql) == ["whisper", "listen", "barge", "whisper"]
+    assert sql("select ended_at from attempts")[0]["ended_at"] is None
+
+
+async def test_given_agent_hangs_up_then_the_session_ends_and_the_supervisor_stays(db, sql, pbx, dialer):
+    world(sql)
+    agent_phone = await login(pbx, dialer, "1001")
+    await on_a_call(sql)
+    sup_phone = await _supervise(pbx, "*2221001")
+    await eventually(lambda: snoops_on(pbx, agent_phone.channel_id), what="snoop")
+    await agent_phone.hangup()
+    await eventually(lambda: sql("select ended_at from monitoring_sessions")[0]["ended_at"], timeout=20,
+                     what="session ended")
+    assert sup_phone.is_up
+    await eventually(lambda: _no(snoops_on(pbx, agent_phone.channel_id)), what="no snoop left on the gone agent")

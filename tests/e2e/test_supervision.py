@@ -172,3 +172,48 @@ async def test_given_campaign_tone_option_then_agent_hears_a_tone_on_whisper_but
     assert "sound:beep" not in sim.media_played(agent_phone.channel_id)
     await sup_phone.press("2")
     await eventually(lambda: "sound:beep" in sim.media_played(agent_phone.channel_id), what="tone on whisper")
+
+
+async def test_given_whispering_when_switching_listen_barge_whisper_then_each_switch_keeps_the_supervisor_on(db, sql, sim, dialer):
+    """The other three switches (whisper->listen, listen->barge, barge->whisper), the supervisor's
+    call staying up throughout."""
+    _world(sql, sim)
+    agent_phone = await login(sim, dialer, "1001")
+    await eventually(lambda: sql("select 1 from attempts where connected_at is not null"), what="agent on a call")
+    sup_phone = await _supervise(sim, "*2231001")  # whisper
+    first = (await eventually(lambda: [c for c in _live(sim, "snoop") if c["snoop"]["whisper"] == "out"],
+                              what="whisper snoop"))[0]
+
+    await sup_phone.press("1")  # listen: a snoop that whispers nothing replaces the whispering one
+    await eventually(lambda: [c for c in _live(sim, "snoop") if c["snoop"]["whisper"] == "none"], what="listen snoop")
+    await eventually(lambda: all(c["id"] != first["id"] for c in _live(sim, "snoop")), what="whisper snoop gone")
+
+    await sup_phone.press("3")  # barge
+    await eventually(lambda: (b := _bridge_of(sim, sup_phone.channel_id)) and agent_phone.channel_id in b["channels"],
+                     what="supervisor in the agent's bridge")
+    await eventually(lambda: not _live(sim, "snoop"), what="no snoop while barging")
+
+    await sup_phone.press("2")  # whisper again, out of the agent's bridge
+    await eventually(lambda: [c for c in _live(sim, "snoop") if c["snoop"]["whisper"] == "out"], what="whisper snoop again")
+    await eventually(lambda: agent_phone.channel_id not in (_bridge_of(sim, sup_phone.channel_id) or {"channels": []})["channels"],
+                     what="supervisor out of the agent's bridge")
+    assert sup_phone.is_up
+    assert _modes(sql) == ["whisper", "listen", "barge", "whisper"]
+    assert sql("select ended_at from attempts")[0]["ended_at"] is None
+
+
+async def test_given_agent_between_calls_when_supervisor_listens_then_the_snoop_starts_with_the_next_call(db, sql, sim, dialer):
+    """Monitoring an agent who is not on a call waits for the next one."""
+    cid, _, _ = _world(sql, sim, numbers=())
+    agent_phone = await login(sim, dialer, "1001")
+    sup_phone = await _supervise(sim, "*2221001")
+    await eventually(lambda: sql("select 1 from monitoring_sessions"), what="monitoring session")
+    assert sup_phone.is_up and not sql("select 1 from monitoring_events where attempt_id is not null")
+    sim.script_number("+390611115201", answer_after=0.2, talk=30.0)
+    add_entries(sql, cid, ["+390611115201"])
+    call = await eventually(lambda: sql("select id from attempts where connected_at is not null"), timeout=20,
+                            what="the agent's next call")
+    await eventually(lambda: [r for r in sql("select attempt_id from monitoring_events") if r["attempt_id"] == call[0]["id"]],
+                     what="audit names the call")
+    snoop = (await eventually(lambda: _live(sim, "snoop"), what="snoop on the agent"))[0]
+    assert snoop["snoop"]["spied"] == agent_phone.channel_id

@@ -873,6 +873,11 @@ class DialerService:
             for cid, result in results:
                 await store.finish_agent_command(s, cid, result, now)
 
+    async def _save_session_campaigns(self, agent: AgentLive) -> None:
+        """The session row says which campaigns the agent works now (`dialer monitor` shows it)."""
+        async with self.db.transaction() as s:
+            await store.set_session_campaigns(s, agent.session_id, agent.campaign_ids)
+
     async def _agent_command(self, agent: AgentLive, cmd) -> str:
         reason = cmd.reason or f"{cmd.command} by supervisor"
         match cmd.command:
@@ -902,11 +907,13 @@ class DialerService:
                     return "no campaign given"
                 agent.extra_campaigns.add(cmd.campaign_id)
                 agent.campaign_ids.add(cmd.campaign_id)
+                await self._save_session_campaigns(agent)
                 return "logged in to campaign"
             case "logout":
                 if cmd.campaign_id is not None:
                     agent.extra_campaigns.discard(cmd.campaign_id)
                     agent.campaign_ids.discard(cmd.campaign_id)
+                    await self._save_session_campaigns(agent)
                     if agent.login_campaign == cmd.campaign_id or not agent.campaign_ids:
                         await self._hangup(agent.channel_id)
                     return "logged out of campaign"

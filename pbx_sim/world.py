@@ -45,6 +45,7 @@ SOUND_PREFIXES = ("agent-", "auth-", "beep", "conf-", "demo-", "digits/", "lette
                   "dialer-", "hangup", "goodbye", "invalid", "please-", "thank-you", "transfer", "pls-",
                   "call-", "you-", "welcome", "ha/", "phonetic/", "minutes", "seconds", "at-tone", "a-",
                   "an-", "number", "extension", "cannot-", "wait-moment", "one-moment", "im-sorry", "auth-")
+CONTROLLABLE_SCHEMES = ("sound", "recording", "tone")  # res_stasis_playback: the ones a stop can cut
 SOUND_SECONDS = {"hello-world": 1.4, "beep": 0.3, "demo-congrats": 9.0, "vm-intro": 4.5, "tt-monkeys": 12.0,
                  "tt-weasels": 3.0, "agent-pass": 1.1, "agent-incorrect": 1.3, "agent-loginok": 1.0,
                  "vm-goodbye": 0.8, "silence/1": 1.0}
@@ -190,6 +191,7 @@ class Playback:
     state: str = "queued"
     index: int = 0
     handle: Any = None
+    controllable: bool = False  # set once a sound, recording or tone item has started
 
     @property
     def target_uri(self) -> str:
@@ -198,7 +200,7 @@ class Playback:
     def snapshot(self) -> dict:
         d = {"id": self.id, "media_uri": self.media[min(self.index, len(self.media) - 1)],
              "target_uri": self.target_uri, "language": self.language, "state": self.state}
-        if self.index + 1 < len(self.media) and self.state in ("playing", "continuing"):
+        if self.index + 1 < len(self.media):  # Asterisk names the next item in every state
             d["next_media_uri"] = self.media[self.index + 1]
         return d
 
@@ -1232,37 +1234,61 @@ class World:
         if isinstance(target, Channel) and not target.alive:
             return
         pb = target.playback_queue.popleft()
+        if pb.state == "done":  # stopped while queued (canceled): finished on its turn, never started
+            self.emit("PlaybackFinished", self._playback_apps(pb), playback=pb.snapshot())
+            self.playbacks.pop(pb.id, None)
+            asyncio.get_running_loop().call_soon(self._guard, self._next_playback, target)
+            return
         target.playing = pb
-        pb.state = "playing"
-        self.emit("PlaybackStarted", self._playback_apps(pb), playback=pb.snapshot())
         self._play_item(pb)
 
     def _play_item(self, pb: Playback) -> None:
+        """One item of the media list, as res_stasis_playback plays it: PlaybackStarted names the
+        item (and the next), a missing sound fails the item at once."""
+        pb.state = "playing"
+        self.emit("PlaybackStarted", self._playback_apps(pb), playback=pb.snapshot())
         uri = pb.media[pb.index]
+        if uri.partition(":")[0] in CONTROLLABLE_SCHEMES:
+            pb.controllable = True  # and it stays so for the rest of the list (Asterisk's flag)
         seconds = self.sound_seconds(uri)
-        if seconds is None:
-            if pb.index == 0 and len(pb.media) == 1:
-                pb.state = "failed"  # playback_on_channel: a missing sound fails at once
-                self._finish_playback(pb)
-                return
-            seconds = 0.0
-        else:
-            self._record_media(pb, uri)
+        if seconds is None and uri.startswith("sound:"):
+            self._item_done(pb, ok=False)
+            return
+        if seconds is None:  # a missing recording or an unknown scheme: skipped without a word
+            self._skip_item(pb)
+            return
+        self._record_media(pb, uri)
         pb.handle = asyncio.get_running_loop().call_later(seconds / self.config.time_scale, self._guard,
-                                                          self._playback_step, pb)
+                                                          self._item_done, pb, True)
 
-    def _playback_step(self, pb: Playback) -> None:
+    def _item_done(self, pb: Playback, ok: bool) -> None:
+        """playback_final_update: the last item (or a failed last item) finishes the playback,
+        any other item is reported continuing (naming the item that ended) and the next starts."""
+        pb.handle = None
         if pb.state not in ("playing", "continuing"):
             return
+        if pb.index + 1 >= len(pb.media):
+            pb.state = "done" if ok else "failed"
+            self._finish_playback(pb)
+            return
+        pb.state = "continuing"
+        self.emit("PlaybackContinuing", self._playback_apps(pb), playback=pb.snapshot())
+        pb.index += 1
+        self._play_item(pb)
+
+    def _skip_item(self, pb: Playback) -> None:
+        """res_stasis_playback `continue`s past such an item: no Continuing for it, and if it was
+        the last one the playback ends with no PlaybackFinished at all."""
         if pb.index + 1 < len(pb.media):
             pb.index += 1
-            pb.state = "continuing"
-            self.emit("PlaybackContinuing", self._playback_apps(pb), playback=pb.snapshot())
-            pb.state = "playing"
             self._play_item(pb)
             return
-        pb.state = "done"
-        self._finish_playback(pb)
+        self.playbacks.pop(pb.id, None)
+        t = pb.target
+        if t.playing is pb:
+            t.playing = None
+            if t.playback_queue:
+                asyncio.get_running_loop().call_soon(self._guard, self._next_playback, t)
 
     def _finish_playback(self, pb: Playback) -> None:
         if pb.handle is not None:
@@ -1277,10 +1303,22 @@ class World:
                 asyncio.get_running_loop().call_soon(self._guard, self._next_playback, t)
 
     def stop_playback(self, pb: Playback) -> None:
+        """DELETE /playbacks/{id} as Asterisk 22 does it (checked against a real one):
+        - queued: canceled; it reads "done" at once and finishes, without starting, on its turn;
+        - playing a sound, recording or tone: cut; PlaybackFinished "done" (not "stopped"), and the
+          rest of the list is dropped;
+        - nothing controllable played yet (digits:, number:, characters: only): 500, plays on;
+        - a digits:/number:/characters: item of a list that had a sound: accepted but not cut, the
+          item and the rest of the list play on (the stop frame is lost)."""
         t = pb.target
         if pb in t.playback_queue:
-            t.playback_queue.remove(pb)
-            self.playbacks.pop(pb.id, None)
+            pb.state = "done"
+            return
+        if pb.state not in ("playing", "continuing"):
+            return
+        if not pb.controllable:
+            raise AriError(500, "Could not stop playback")
+        if pb.media[pb.index].partition(":")[0] not in CONTROLLABLE_SCHEMES:
             return
         pb.state = "done"
         self._finish_playback(pb)

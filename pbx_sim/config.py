@@ -36,6 +36,7 @@ class SimConfig:
     history_limit: int = 200_000
     asterisk_id: str = "02:fc:00:00:00:01"
     extra_sounds: tuple[str, ...] = ()
+    sound_lengths: tuple[tuple[str, float], ...] = ()  # (sound name, seconds) overrides, e.g. short digits
 
     def __post_init__(self) -> None:
         if not self.time_scale or self.time_scale <= 0:

@@ -1183,6 +1183,9 @@ class World:
         scheme, _, rest = uri.partition(":")
         if scheme == "sound":
             name = rest
+            for known, seconds in self.config.sound_lengths:
+                if name == known:
+                    return seconds
             if name in SOUND_SECONDS:
                 return SOUND_SECONDS[name]
             if name in self.config.extra_sounds or name.startswith(SOUND_PREFIXES):

@@ -73,3 +73,9 @@ async def eventually(check: Callable[[], T | Awaitable[T]], timeout: float = 10.
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         await asyncio.sleep(0.05)
+
+
+def read_out(media: list[str]) -> str:
+    """The digits a channel heard read out, in order: the dialer speaks a number as one
+    `sound:digits/N` prompt per digit (Asterisk cannot stop a `digits:` playback)."""
+    return "".join(m[len("sound:digits/"):] for m in media if m.startswith("sound:digits/"))

@@ -73,6 +73,14 @@ class Prompt:
     DATE_READBACK = "sound:dialer-you-entered"
     DATE_CONFIRM = "sound:dialer-press-1-to-confirm-2-to-change"
 
+    @staticmethod
+    def digits(text: str) -> list[str]:
+        """A number read out digit by digit, one `sound:digits/N` per digit: the files Asterisk's
+        `digits:` scheme plays (say.c), but stoppable. Asterisk refuses to stop a `digits:`
+        playback (500) and loses the stop when a sound came before it, so a skipped record would
+        be read to its last digit ahead of the next prompt."""
+        return [f"sound:digits/{d}" for d in text if d.isdigit()]
+
 
 # --- internal events ------------------------------------------------------------------------
 
@@ -970,7 +978,7 @@ class DialerService:
             return  # another instance fired it
         log.info("callback %s fired for agent %s (due %s)", cb.id, agent.extension, cb.due_at.isoformat())
         personal = cb.owner_agent_id is not None and cb.owner_agent_id == agent.agent_id
-        media = [Prompt.PERSONAL_CALLBACK if personal else Prompt.CALLBACK, f"digits:{cb.phone_e164.lstrip('+')}"]
+        media = [Prompt.PERSONAL_CALLBACK if personal else Prompt.CALLBACK, *Prompt.digits(cb.phone_e164)]
         await self._play(agent.channel_id, media)
         await self._start_agent_call(agent, campaign, attempt, cb.timezone)
 
@@ -1033,7 +1041,7 @@ class DialerService:
             await self._play(agent.channel_id, [Prompt.DATE_OUTSIDE_HOURS, Prompt.DATE])
         else:
             agent.pending_when = when
-            await self._play(agent.channel_id, [Prompt.DATE_READBACK, f"digits:{text}", Prompt.DATE_CONFIRM])
+            await self._play(agent.channel_id, [Prompt.DATE_READBACK, *Prompt.digits(text), Prompt.DATE_CONFIRM])
 
     async def _callback_who_key(self, agent: AgentLive, digit: str) -> None:
         """1: the callback is the agent's own; 2: any agent of the campaign may take it."""
@@ -1076,7 +1084,7 @@ class DialerService:
             await self._play(agent.channel_id, [Prompt.NUMBER_DNC, Prompt.CALLBACK_NUMBER])
             return
         draft.keyed = e164
-        await self._play(agent.channel_id, [Prompt.DATE_READBACK, f"digits:{e164.lstrip('+')}", Prompt.DATE_CONFIRM])
+        await self._play(agent.channel_id, [Prompt.DATE_READBACK, *Prompt.digits(e164), Prompt.DATE_CONFIRM])
 
     async def _end_wrapup(self, agent: AgentLive, reason: str) -> None:
         """Wrap-up ended without a status keyed to the end: the campaign's default status, unless a
@@ -1128,7 +1136,7 @@ class DialerService:
         media = [Prompt.PUSH if push else Prompt.PREVIEW]
         if entry.owner_agent_id is not None:
             media.append(Prompt.CALLBACK)
-        media.append(f"digits:{entry.phone_e164.lstrip('+')}")
+        media.extend(Prompt.digits(entry.phone_e164))
         prompt = await self._play(agent.channel_id, media)
         if prompt is not None:
             self._offer_prompts[agent.channel_id] = prompt

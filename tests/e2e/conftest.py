@@ -13,7 +13,9 @@ from ari_app.services.dialer import DialerService
 async def sim():
     from pbx_sim import SimConfig, Simulator
 
-    simulator = Simulator(SimConfig(port=0, seed=1))
+    # Digits read out in 0.1 s each (desk-phone prompts are ~0.5 s): records and read-backs are
+    # heard in about a second, so the scenarios' key presses follow at a realistic pace.
+    simulator = Simulator(SimConfig(port=0, seed=1, sound_lengths=tuple((f"digits/{d}", 0.1) for d in range(10))))
     await simulator.start()
     yield simulator
     await simulator.stop()

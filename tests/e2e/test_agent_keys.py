@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 
 from tests.e2e.conftest import login
-from tests.world import add_agent, add_entries, add_status, create_campaign, eventually
+from tests.world import add_agent, add_entries, add_status, create_campaign, eventually, read_out
 
 
 async def test_given_call_when_agent_presses_hash_then_customer_leg_ends_and_wrap_up_starts(db, sql, sim, dialer):
@@ -62,7 +62,7 @@ async def test_given_not_before_status_then_entry_held_until_the_keyed_date(db, 
     await phone.press("6#")
     await eventually(lambda: "sound:dialer-enter-date" in sim.media_played(phone.channel_id), what="asked for a date")
     await phone.press("203002011130#")
-    await eventually(lambda: "digits:203002011130" in sim.media_played(phone.channel_id), what="read back")
+    await eventually(lambda: "203002011130" in read_out(sim.media_played(phone.channel_id)), what="read back")
     await phone.press("1")
     e = (await eventually(lambda: [r for r in sql("select state, not_before from campaign_entries where id = %s", (entry,))
                                    if r["not_before"]], what="held"))[0]

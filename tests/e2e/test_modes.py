@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 
 from tests.e2e.conftest import login
-from tests.world import add_agent, add_entries, add_status, create_campaign, eventually
+from tests.world import add_agent, add_entries, add_status, create_campaign, eventually, read_out
 
 
 def attempts(sql, cid):
@@ -121,7 +121,7 @@ async def test_given_preview_campaign_then_record_announced_and_key_one_dials_fo
     sim.script_number(number, answer_after=0.3, talk=1.0)
     add_entries(sql, cid, [number])
     phone = await login(sim, dialer, "1001")
-    await eventually(lambda: "digits:390611111501" in sim.media_played(phone.channel_id), what="record announced")
+    await eventually(lambda: "390611111501" in read_out(sim.media_played(phone.channel_id)), what="record announced")
     assert attempts(sql, cid) == []  # nothing is dialled before the agent says so
     await phone.press("1")
     row = (await eventually(lambda: [r for r in attempts(sql, cid) if r["connected_at"]], what="connected"))[0]
@@ -142,7 +142,7 @@ async def test_given_preview_skip_then_entry_returns_to_the_list_for_later(db, s
     add_agent(sql, "1001", campaigns=[cid])
     (entry,) = add_entries(sql, cid, ["+390611111503"])
     phone = await login(sim, dialer, "1001")
-    await eventually(lambda: "digits:390611111503" in sim.media_played(phone.channel_id), what="announced")
+    await eventually(lambda: "390611111503" in read_out(sim.media_played(phone.channel_id)), what="announced")
     await phone.press("2")
     e = await eventually(lambda: [r for r in sql("select state, next_attempt_at from campaign_entries where id = %s", (entry,))
                                   if r["state"] == "ready" and r["next_attempt_at"]], what="skipped")
@@ -155,7 +155,7 @@ async def test_given_preview_key_three_then_number_goes_to_do_not_call(db, sql, 
     add_agent(sql, "1001", campaigns=[cid])
     (entry,) = add_entries(sql, cid, ["+390611111504"])
     phone = await login(sim, dialer, "1001")
-    await eventually(lambda: "digits:390611111504" in sim.media_played(phone.channel_id), what="announced")
+    await eventually(lambda: "390611111504" in read_out(sim.media_played(phone.channel_id)), what="announced")
     await phone.press("3")
     await eventually(lambda: sql("select 1 from dnc_numbers where e164 = '+390611111504'"), what="number on DNC list")
     assert sql("select state from campaign_entries where id = %s", (entry,))[0]["state"] == "dnc"
@@ -166,7 +166,7 @@ async def test_given_number_put_on_do_not_call_while_its_preview_is_offered_then
     add_agent(sql, "1001", campaigns=[cid])
     (entry,) = add_entries(sql, cid, ["+390611111505"])
     phone = await login(sim, dialer, "1001")
-    await eventually(lambda: "digits:390611111505" in sim.media_played(phone.channel_id), what="announced")
+    await eventually(lambda: "390611111505" in read_out(sim.media_played(phone.channel_id)), what="announced")
     from ari_app.services.dnc import add_number
 
     await add_number(dialer.db, "+390611111505", source="customer asked by e-mail", now=dt.datetime.now(dt.timezone.utc))
@@ -201,7 +201,8 @@ async def test_given_push_preview_reject_then_record_back_on_top_and_timeouts_ma
     add_agent(sql, "1001", campaigns=[cid])
     (entry,) = add_entries(sql, cid, ["+390611111601"])
     phone = await login(sim, dialer, "1001")
-    await eventually(lambda: "digits:390611111601" in sim.media_played(phone.channel_id), what="pushed")
+    # A 1 s push timeout cuts the number's read-out, so wait for the push prompt, not the last digit.
+    await eventually(lambda: "sound:dialer-push-record" in sim.media_played(phone.channel_id), what="pushed")
     await phone.press("2")
     await eventually(lambda: sql("select priority from campaign_entries where id = %s", (entry,))[0]["priority"] >= 1,
                      what="rejected record back on top")
@@ -245,7 +246,7 @@ async def test_given_my_record_status_then_agent_keys_a_date_read_back_and_a_per
     await phone.press("203001152230#")  # 22:30 in Rome: outside calling hours
     await eventually(lambda: "sound:dialer-outside-calling-hours" in sim.media_played(phone.channel_id), what="night refused")
     await phone.press("203001151000#")
-    await eventually(lambda: "digits:203001151000" in sim.media_played(phone.channel_id), what="read back")
+    await eventually(lambda: "203001151000" in read_out(sim.media_played(phone.channel_id)), what="read back")
     assert sql("select count(*) as n from callbacks")[0]["n"] == 0  # nothing before the confirmation
     await phone.press("1")
     await eventually(lambda: "sound:dialer-callback-1-mine-2-any-agent" in sim.media_played(phone.channel_id),
@@ -292,3 +293,20 @@ async def test_given_campaign_default_status_from_dictionary_then_wrap_up_timeou
     row = (await eventually(lambda: sql("select * from attempts where disposition_at is not null"), timeout=15,
                             what="default disposition"))[0]
     assert row["disposition_status_id"] == copy
+
+
+async def test_given_preview_skipped_while_the_number_is_read_then_the_read_out_is_cut_and_the_next_record_follows(db, sql, sim, dialer):
+    """The agent skips as soon as the record starts being read: the rest of its number is not read
+    out ahead of the next record (the announcement is stopped, and digits are stoppable sounds)."""
+    cid = create_campaign(sql, mode="preview", bcw_seconds=60)
+    add_agent(sql, "1001", campaigns=[cid])
+    add_entries(sql, cid, ["+390611111701"])
+    phone = await login(sim, dialer, "1001")
+    await eventually(lambda: read_out(sim.media_played(phone.channel_id)).startswith("39"), what="read-out started")
+    await phone.press("2")
+    add_entries(sql, cid, ["+390611111702"])
+    await eventually(lambda: "390611111702" in read_out(sim.media_played(phone.channel_id)), what="next record read out")
+    heard = read_out(sim.media_played(phone.channel_id))
+    assert "390611111701" not in heard  # the skipped record was cut short
+    assert heard.endswith("390611111702")
+    assert attempts(sql, cid) == []

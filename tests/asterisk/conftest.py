@@ -10,8 +10,10 @@ would; DTMF the test sends on the `;1` half crosses the Local channel to the age
 The test's app subscribes to every event source (`subscribeAll`), so it sees what the dialer does
 on its own channels (playbacks, snoops, bridges) the way the simulator's record shows it.
 
-Optional: DIALER_TEST_ASTERISK_RESTART_CMD, a shell command that restarts the Asterisk under test
-(e.g. `asterisk -rx "core restart now"`); the restart scenario is skipped without it.
+Optional: DIALER_TEST_ASTERISK_RESTART_CMD, a shell command that restarts the Asterisk under test:
+`asterisk -rx "core restart now"` (graceful: Asterisk reports the hang-ups) or a crash, e.g.
+`pkill -9 -x asterisk; asterisk -U asterisk` (reconcile closes the calls as lost); the restart
+scenario is skipped without it.
 """
 from __future__ import annotations
 
@@ -229,19 +231,19 @@ class WebsocketCutter:
 
     async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         up_reader, up_writer = await asyncio.open_connection(self.host, self.port)
-        first = await reader.read(65536)
-        if b"GET /ari/events" in first:
-            self._websockets.append((writer, up_writer))
-        up_writer.write(first)
 
-        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter, from_client: bool) -> None:
             with contextlib.suppress(ConnectionError, OSError):
                 while data := await src.read(65536):
+                    # aiohttp reuses a pooled REST connection for the websocket upgrade, so any
+                    # request on a connection, not only its first, may open the event stream.
+                    if from_client and b"GET /ari/events" in data:
+                        self._websockets.append((writer, up_writer))
                     dst.write(data)
                     await dst.drain()
             dst.close()
 
-        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+        await asyncio.gather(pipe(reader, up_writer, True), pipe(up_reader, writer, False))
 
     def cut(self) -> int:
         cut, self._websockets = self._websockets, []

@@ -1286,18 +1286,17 @@ class World:
             pb.index += 1
             self._play_item(pb)
             return
-        self.playbacks.pop(pb.id, None)
-        t = pb.target
-        if t.playing is pb:
-            t.playing = None
-            if t.playback_queue:
-                asyncio.get_running_loop().call_soon(self._guard, self._next_playback, t)
+        self._release_target(pb)
 
     def _finish_playback(self, pb: Playback) -> None:
         if pb.handle is not None:
             pb.handle.cancel()
             pb.handle = None
         self.emit("PlaybackFinished", self._playback_apps(pb), playback=pb.snapshot())
+        self._release_target(pb)
+
+    def _release_target(self, pb: Playback) -> None:
+        """The playback is over: forget it and let the target's next queued playback start."""
         self.playbacks.pop(pb.id, None)
         t = pb.target
         if t.playing is pb:

@@ -172,7 +172,9 @@ async def test_given_asterisk_refuses_the_bridge_then_agent_stays_free_and_next_
     for n in ("+390611112201", "+390611112202"):
         sim.script_number(n, answer_after=1.0, talk=0.5)
     add_entries(sql, cid, ["+390611112201", "+390611112202"])
-    await login(sim, dialer, "1001")
+    phone = await login(sim, dialer, "1001")
+    # The agent's own bridging comes first: only then can the next addChannel be the customer's.
+    await eventually(lambda: any(phone.channel_id in b["channels"] for b in sim.bridges()), what="agent in a bridge")
     sim.fail_next("POST", r"^/ari/bridges/[^/]+/addChannel$", status=400, count=1)  # the customer's bridging
     rows = await eventually(lambda: len(r := sql("select * from attempts where ended_at is not null order by id")) == 2 and r,
                             timeout=20, what="both calls ended")

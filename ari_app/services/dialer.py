@@ -286,6 +286,10 @@ class DialerService:
     async def _on_connected(self) -> None:
         """After every (re)connect: compare what the database says is open with Asterisk's channels."""
         await self.reload_campaigns()
+        # Events keep flowing while this runs: a phone that logs in or a call placed after the
+        # listing is alive by its own StasisStart/originate, so only what was known before the
+        # listing can be declared gone by it.
+        known_agents, known_calls = set(self.agents), set(self.calls)
         live = {c.id: c for c in await self.ari.list_channels()}
         now = self.now()
         async with self.db.transaction() as s:
@@ -295,28 +299,36 @@ class DialerService:
         for sess in sessions:
             if sess.channel_id in live and sess.channel_id not in self.agents:
                 await self._adopt_agent(sess, live[sess.channel_id])
-            elif sess.channel_id not in live:
+            elif sess.channel_id not in live and not self._after_listing(sess.channel_id, self.agents, known_agents):
                 async with self.db.transaction() as s:
                     await store.close_agent_sessions(s, sess.agent_id, now, reason="channel gone (reconcile)")
                 self.agents.pop(sess.channel_id, None)
-        for agent in list(self.agents.values()):
+        for agent in [a for cid, a in self.agents.items() if cid in known_agents]:
             if agent.channel_id not in live:
                 await self.on_agent_gone(agent, "channel gone (reconcile)")
         for att in attempts:
             call = self.calls.get(att.channel_id)
             if att.channel_id not in live:
+                if self._after_listing(att.channel_id, self.calls, known_calls) \
+                        or (call is not None and call.state is AttemptState.CREATED):
+                    continue  # placed after the listing, or its originate is still on its way
                 if call is None:
                     call = self._call_from_row(att)
                     self.calls[att.channel_id] = call
                 await self.end_call(call, Outcome.LOST, None, "channel gone while disconnected")
             elif call is None:
                 await self._adopt_call(att, live[att.channel_id])
-        for call in list(self.calls.values()):
+        for call in [c for cid, c in self.calls.items() if cid in known_calls]:
             if call.channel_id not in live and call.state is not AttemptState.CREATED:
                 await self.end_call(call, Outcome.LOST, None, "channel gone while disconnected")
         await self._settle_orphaned_dispositions()
         self.connected.set()
         log.info("reconciled: %d agents, %d calls kept", len(self.agents), len(self.calls))
+
+    @staticmethod
+    def _after_listing(channel_id: str, current: dict, known: set) -> bool:
+        """Tracked now but not before GET /channels: its absence from the listing proves nothing."""
+        return channel_id in current and channel_id not in known
 
     async def _settle_orphaned_dispositions(self) -> None:
         """A wrap-up lost with a crashed process: the campaign's default status, as on a wrap-up timeout."""

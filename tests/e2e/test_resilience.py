@@ -190,3 +190,33 @@ async def test_given_bridge_set_up_fails_at_login_then_login_is_undone_and_phone
     await phone.press("1234#")
     await eventually(lambda: not phone.is_up, what="phone hung up")
     assert sql("select count(*) as n from agent_sessions where logged_out_at is null")[0]["n"] == 0
+
+
+async def test_given_a_phone_logs_in_while_reconnect_lists_channels_then_reconcile_keeps_it(db, sql, sim, dialer, monkeypatch):
+    """Events keep flowing during a reconcile: a phone that logs in after GET /channels answered is
+    missing from that listing, and must not be taken for a channel gone while disconnected."""
+    add_agent(sql, "1001", campaigns=[create_campaign(sql)])
+    await eventually(lambda: dialer.connected.is_set(), what="connected")
+    real_list, real_settle = dialer.ari.list_channels, dialer._settle_orphaned_dispositions
+    listed, logged_in, reconciled = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    async def listing_then_a_login():
+        channels = await real_list()
+        listed.set()
+        await asyncio.wait_for(logged_in.wait(), 15)  # the phone logs in before reconcile reads on
+        return channels
+
+    async def settle_then_tell():  # the last step of a reconcile
+        await real_settle()
+        reconciled.set()
+
+    monkeypatch.setattr(dialer.ari, "list_channels", listing_then_a_login)
+    monkeypatch.setattr(dialer, "_settle_orphaned_dispositions", settle_then_tell)
+    sim.drop_websockets()
+    await eventually(listed.is_set, timeout=15, what="reconnect listed the channels")
+    phone = await login(sim, dialer, "1001")
+    logged_in.set()
+    await eventually(reconciled.is_set, timeout=15, what="reconcile finished")
+    await asyncio.sleep(0.3)  # a wrongful hang-up would be on its way now
+    assert phone.is_up
+    assert sql("select count(*) as n from agent_sessions where logged_out_at is null")[0]["n"] == 1

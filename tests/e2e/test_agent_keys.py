@@ -48,7 +48,8 @@ async def test_given_login_with_campaign_number_then_only_that_campaign(db, sql,
     second = create_campaign(sql, name="second", mode="progressive")
     add_agent(sql, "1001", campaigns=[first, second])
     await login(sim, dialer, "1001", code=f"*50{second}")
-    assert sql("select campaign_ids from agent_sessions")[0]["campaign_ids"] == [second]
+    session = await eventually(lambda: sql("select campaign_ids from agent_sessions"), what="session row committed")
+    assert session[0]["campaign_ids"] == [second]
 
 
 async def test_given_not_before_status_then_entry_held_until_the_keyed_date(db, sql, sim, dialer):

@@ -153,7 +153,9 @@ async def test_given_service_killed_mid_campaign_when_restarted_then_nothing_los
         raise
     finally:
         proc.send_signal(signal.SIGTERM)
-        proc.wait(15)
+        # Waited for off the loop: the simulator lives on this loop, and the service's last REST
+        # calls need it to answer while it shuts down.
+        await asyncio.to_thread(proc.wait, 15)
     rows = sql("select entry_id, outcome from attempts order by id")
     answered = [r["entry_id"] for r in rows if r["outcome"] == "answered"]
     assert sorted(answered) == sorted(entries)  # each entry reached an agent exactly once

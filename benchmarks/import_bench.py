@@ -76,15 +76,19 @@ async def run_import(url: str, csv_path: Path):
 
 
 def python_only(csv_path: Path) -> float:
-    from ari_app.services.contacts_import import ImportReport, parse_mapping, read_table, stage_rows
+    from ari_app.services.contacts_import import (BATCH_ROWS, ImportReport, _collector_paused, parse_mapping,
+                                                  read_table, stage_rows)
 
-    t0 = time.perf_counter()
-    table = read_table(csv_path)
-    cols = parse_mapping("phone=Telefono,name=Cliente,email=Email", table)
-    report = ImportReport(str(csv_path), "bench", table.encoding, ";", "IT", True)
-    for _ in stage_rows(table, cols, "IT", report):
-        pass
-    return time.perf_counter() - t0
+    # As import_contacts runs it: collector paused (with it running this took twice as long),
+    # batches of BATCH_ROWS.
+    with _collector_paused():
+        t0 = time.perf_counter()
+        table = read_table(csv_path)
+        cols = parse_mapping("phone=Telefono,name=Cliente,email=Email", table)
+        report = ImportReport(str(csv_path), "bench", table.encoding, ";", "IT", True)
+        for _ in stage_rows(table, cols, "IT", report, chunk=BATCH_ROWS):
+            pass
+        return time.perf_counter() - t0
 
 
 def main() -> None:

@@ -276,3 +276,45 @@ def test_tables_an_import_writes_have_no_triggers_of_their_own(sql):
     # which would silently skip any trigger on these tables too: one added later must revisit that.
     assert sql("select tgrelid::regclass::text as t, tgname from pg_trigger where not tgisinternal and tgrelid in "
                "('contacts'::regclass, 'contact_phones'::regclass, 'campaign_entries'::regclass)") == []
+
+
+async def test_given_role_that_may_not_skip_fk_checks_when_imported_then_checks_run_and_rows_are_written(
+        db_url, c1, corpus, sql, tmp_path):
+    """The fallback of _skip_redundant_fk_checks: a plain role (no superuser, no SET on
+    session_replication_role) imports with the foreign-key checks on, DNC and duplicates still found."""
+    import uuid
+    from urllib.parse import urlsplit
+
+    from ari_app.db.runtime import Database
+    from ari_app.services.contacts_import import import_contacts
+
+    role = f"importer_{uuid.uuid4().hex[:8]}"
+    dbname = urlsplit(db_url).path.lstrip("/")
+    sql(f"create role {role} login")
+    try:
+        sql(f'grant connect on database "{dbname}" to {role}')
+        sql(f"grant usage on schema public to {role}")
+        sql(f"grant select, insert, update, delete on all tables in schema public to {role}")
+        sql(f"grant usage, select on all sequences in schema public to {role}")
+        sql("insert into dnc_lists (name) values ('main')")
+        sql("insert into dnc_numbers (list_id, e164) select id, '+390669821234' from dnc_lists")
+        parts = urlsplit(db_url)
+        role_url = parts._replace(netloc=f"{role}@{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "")
+                                  ).geturl()
+        path = tmp_path / "c.csv"
+        path.write_text("Tel;Name\n347 123 4567;A\n+39 06 6982 1234;B\n347 123 4567;C\n333 123 4567;D\n",
+                        encoding="utf-8")
+        database = Database(role_url)
+        try:
+            report = await import_contacts(database, path, campaign="c1", mapping="phone=Tel")
+        finally:
+            await database.dispose()
+        assert report.fk_checks_skipped is False
+        assert (report.imported, report.count("dnc"), report.count("duplicate")) == (2, 1, 1)
+        assert sql("select e.phone_e164 from campaign_entries e join contacts c on c.id = e.contact_id "
+                   "join contact_phones p on p.contact_id = c.id order by 1") == [
+            {"phone_e164": "+393331234567"}, {"phone_e164": "+393471234567"}]
+    finally:
+        sql(f'revoke all on database "{dbname}" from {role}')
+        sql(f"drop owned by {role}")
+        sql(f"drop role {role}")

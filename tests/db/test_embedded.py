@@ -32,3 +32,19 @@ def test_given_cluster_directory_left_open_by_an_earlier_release_then_start_repa
             assert conn.execute("select 1").fetchone() == (1,)
     finally:
         stop_embedded(data)
+
+
+def test_given_new_embedded_server_then_it_runs_with_the_bulk_write_settings(tmp_path):
+    from ari_app.db.embedded import _same, server_settings
+
+    data = tmp_path / "data"
+    try:
+        with psycopg.connect(embedded_uri(data), autocommit=True) as conn:
+            for name, wanted in server_settings().items():
+                setting, unit, pending = conn.execute(
+                    "select setting, unit, pending_restart from pg_settings where name = %s", [name]).fetchone()
+                assert _same(setting, unit, wanted) and not pending, (name, setting, unit, wanted)
+            assert conn.execute("show fsync").fetchone() == ("on",)
+            assert conn.execute("show synchronous_commit").fetchone() == ("on",)
+    finally:
+        stop_embedded(data)

@@ -259,8 +259,12 @@ def _expected_running_max(mu: np.ndarray, var: np.ndarray, H: np.ndarray) -> flo
     return float(np.trapezoid(tail, x))
 
 
-SMALL_TEAM = {"budget_hours": 4.0, "max_allowance_factor": 0.2, "early_live_answers": 50.0, "hour_factor": 1.1,
-              "fallback": 0.01}
+# Small teams (tuned on S, 6 seeds x 8 h; see pacing/README.md): hour_taper scales the allowance by the
+# share of the hourly guard still unspent (1.0 = linearly), wrap_quantiles = wrap-up quantiles averaged in
+# the on-call agents' free-by-t forecast (0 = mean wrap-up), progressive_floor = never fewer calls than
+# progressive, cal_min = floor of the calibration factor.
+SMALL_TEAM = {"budget_hours": 4.0, "max_allowance_factor": 0.4, "early_live_answers": 50.0, "hour_factor": 1.3,
+              "fallback": 0.01, "cal_min": 0.5, "hour_taper": 1.0, "wrap_quantiles": 8, "progressive_floor": True}
 LARGE_TEAM_LIVE_PER_HOUR = 200.0
 
 HORIZONS = np.array([1.0, 3.0, 5.0, 7.0, 9.0, 12.0, 15.0, 19.0, 25.0])
@@ -360,7 +364,10 @@ class Predictive:
 
     @property
     def calibration(self) -> float:
-        return min(10.0, max(0.5, self._obs / max(self._fc, 1e-9)))
+        return self._calibration(0.5)
+
+    def _calibration(self, floor: float) -> float:
+        return min(10.0, max(floor, self._obs / max(self._fc, 1e-9)))
 
     def allowance(self, s: Snapshot, live_per_hour: float, small: bool = False) -> float:
         r = s.settings.target_abandon_rate
@@ -401,6 +408,12 @@ class Predictive:
         factor = self.small["hour_factor"] if small else 1.3
         if hour_ab >= factor * st.target_abandon_rate * max(hour_live, 1.0):
             return Decision(progressive, f"progressive: last hour's abandons {hour_ab} at the hourly limit")
+        taper = self.small["hour_taper"] if small else 0.0
+        if taper > 0.0:
+            room = 1.0 - hour_ab / (factor * st.target_abandon_rate * max(hour_live, 1.0))
+            allow *= min(1.0, max(0.0, room) / taper)
+            if allow <= fallback * st.target_abandon_rate:
+                return Decision(progressive, f"progressive: last hour's abandons {hour_ab} leave no allowance")
         cap = _line_cap(s, active, lines)
         if cap <= 0:
             return Decision(0, "line cap reached")
@@ -426,16 +439,31 @@ class Predictive:
             # finished talks lasted longer than this one has, use their conditional distribution instead.
             rate = est.talk_ends / est.talk_exposure
             e = np.array(on_call_e)[:, None]
-            reach = np.maximum(H[None, :] + limit - est.mean_wrap, 0.0)
-            p = np.broadcast_to(1.0 - np.exp(-reach * rate), (len(on_call_e), len(H))).copy()
-            if len(est.talk) >= 200 and (est.seeded or s.now - est.first_seen >= 1800):
-                T = est.talk_sorted
-                below_e = np.searchsorted(T, e, side="right")
-                surv = len(T) - below_e
-                done = np.searchsorted(T, e + reach, side="right") - below_e
-                emp = np.clip(done / np.maximum(surv, 1), 0.0, 1.0)
-                use = (surv >= 20)[:, 0]
-                p[use, :] = emp[use, :]
+            # The agent is free once the talk *and* the wrap-up after it are over. Small teams average
+            # over the observed wrap-up quantiles (P(talk left <= t + limit - W)) instead of subtracting
+            # the mean wrap-up: with 25 s horizons and wrap-ups of 15 +- 10 s, a short wrap-up is what
+            # frees an agent in time, and the mean plug-in misses it.
+            if small and self.small["wrap_quantiles"] and len(est.wrap_sorted) >= 30:
+                k = int(self.small["wrap_quantiles"])
+                W = est.wrap_sorted
+                wq = W[np.minimum(((np.arange(k) + 0.5) / k * len(W)).astype(int), len(W) - 1)]
+            else:
+                wq = np.array([est.mean_wrap])
+            emp_ok = len(est.talk) >= 200 and (est.seeded or s.now - est.first_seen >= 1800)
+            T = est.talk_sorted
+            below_e = np.searchsorted(T, e, side="right")
+            surv = len(T) - below_e
+            use = (surv >= 20)[:, 0] if emp_ok else np.zeros(len(on_call_e), dtype=bool)
+            p = np.zeros((len(on_call_e), len(H)))
+            for w in wq:
+                reach = np.maximum(H[None, :] + limit - w, 0.0)
+                pk = np.broadcast_to(1.0 - np.exp(-reach * rate), (len(on_call_e), len(H))).copy()
+                if use.any():
+                    done = np.searchsorted(T, e + reach, side="right") - below_e
+                    emp = np.clip(done / np.maximum(surv, 1), 0.0, 1.0)
+                    pk[use, :] = emp[use, :]
+                p += pk
+            p /= len(wq)
             mu_f += p.sum(0)
             var_f += (p * (1 - p)).sum(0)
         if wrap_e:
@@ -488,10 +516,12 @@ class Predictive:
 
         # largest n with forecast abandons <= allowance x forecast live answers (monotone in n)
         lo, hi = 0, cap
-        cal = self.calibration
+        cal = self._calibration(self.small["cal_min"] if small else 0.5)
         ab0, live0 = ratio(0)
         self._last_forecast = ab0
         if cal * ab0 > allow * max(live0, 1.0):
+            if small and self.small["progressive_floor"] and progressive:
+                return Decision(min(progressive, cap), f"progressive: forecast abandons {ab0:.3f} at allowance {allow:.4f}")
             return Decision(0, f"predictive: forecast abandons {ab0:.3f} already at allowance {allow:.4f}")
         while lo < hi:
             mid = (lo + hi + 1) // 2
@@ -501,6 +531,8 @@ class Predictive:
             else:
                 hi = mid - 1
         n = lo
+        if small and self.small["progressive_floor"]:
+            n = max(n, min(progressive, cap))  # never fewer lines than progressive, which is safe
         self._last_forecast = ratio(n)[0]
         return Decision(n, f"predictive: {n} calls, allowance {allow:.4f}",
                         {"allowance": allow, "calibration": cal, "p_live": est.p_live, "ready": ready, "lines": lines})

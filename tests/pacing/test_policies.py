@@ -145,3 +145,61 @@ def test_given_a_small_team_when_predictive_then_an_hour_near_the_hourly_guard_d
     d = policy.decide(snap(agents(ready=2, on_call=3), hist=hist, ledger=AbandonLedger(1100, 20, 0.0), now=1001.0))
     assert d.calls_to_place <= 2
     assert "hour" in d.reason or "budget" in d.reason
+
+
+SMALL_RULES = {"wrap_quantiles": 8, "hour_taper": 1.0, "max_allowance_factor": 0.4, "hour_factor": 1.2,
+               "progressive_floor": True}
+
+
+def _small(**over):
+    from pacing.policies import Predictive
+    return Predictive(SETTINGS, small=dict(SMALL_RULES, **over))
+
+
+def _ringing(n, now=1000.0):
+    return [CallView(f"c{i}", now - 1.0 - i, None, False) for i in range(n)]
+
+
+@pytest.mark.parametrize("ready,on_call,ringing", [(5, 0, 0), (3, 2, 1), (2, 3, 2), (1, 4, 0), (0, 5, 0), (4, 1, 4)])
+def test_given_a_small_team_when_predictive_then_never_fewer_calls_than_progressive(ready, on_call, ringing):
+    # the small-team floor: progressive's one line per ready agent never abandons, so dialling less is
+    # idle time for nothing (edge: no ready agent -> progressive is 0 and so may be predictive)
+    d = _small().decide(snap(agents(ready=ready, on_call=on_call), in_flight=_ringing(ringing),
+                             hist=history(n=400, live=0.2), ledger=AbandonLedger(1000, 10, 0.0)))
+    assert d.calls_to_place >= max(0, ready - ringing)
+    assert d.calls_to_place <= 3 * 5 - ringing
+
+
+def _hour_then(abandons_in_hour):
+    policy = _small()
+    hist = history(n=400, live=0.2)
+    a = agents(ready=2, on_call=3)
+    policy.decide(snap(a, hist=hist, ledger=AbandonLedger(1000, 10, 0.0), now=1000.0))
+    # 100 live answers in the last hour, `abandons_in_hour` of them abandoned
+    return policy, policy.decide(snap(a, hist=hist, ledger=AbandonLedger(1100, 10 + abandons_in_hour, 0.0),
+                                      now=1001.0))
+
+
+def test_given_a_small_team_when_the_hour_spends_its_abandons_then_the_allowance_tapers_to_progressive():
+    # guard at 1.2 x 3 % x 100 live = 3.6 abandons; the allowance shrinks with the hour's room left
+    _, d0 = _hour_then(0)
+    _, d2 = _hour_then(2)
+    _, d3 = _hour_then(3)
+    assert d0.detail["allowance"] > d2.detail["allowance"]
+    assert d2.detail["allowance"] == pytest.approx(d0.detail["allowance"] * (1 - 2 / 3.6), rel=0.05)
+    assert d3.detail["allowance"] < d2.detail["allowance"]
+    _, d4 = _hour_then(4)  # at the guard: progressive
+    assert d4.calls_to_place == 2 and "hour" in d4.reason
+
+
+def test_given_identical_wrap_ups_when_small_team_forecasts_then_wrap_quantiles_equal_the_mean_plug_in():
+    # edge: a degenerate wrap-up distribution makes the quantile average the old mean-wrap forecast
+    decisions = []
+    for k in (0, 8):
+        policy = _small(wrap_quantiles=k)
+        for _ in range(40):
+            policy.est.observe_wrap(15.0)
+        d = policy.decide(snap(agents(ready=1, on_call=4), hist=history(n=400, live=0.2),
+                               ledger=AbandonLedger(1000, 10, 0.0)))
+        decisions.append(d.calls_to_place)
+    assert decisions[0] == decisions[1]

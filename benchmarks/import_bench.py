@@ -103,6 +103,8 @@ def main() -> None:
     from ari_app.db.migrate import upgrade
 
     base = os.environ.get("DIALER_DATA_DIR")
+    if base:
+        Path(base).mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="import-bench-", dir=base))
     try:
         csv_path = work / "contacts.csv"

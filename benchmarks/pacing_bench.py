@@ -4,6 +4,12 @@ N seeds each; prints the comparison tables and writes one PNG per scenario under
     nice -n 10 .venv/bin/python benchmarks/pacing_bench.py --seeds 20 --hours 8
     nice -n 10 .venv/bin/python benchmarks/pacing_bench.py --scenarios M --stress live_drop,breaks,talk_double
     nice -n 10 .venv/bin/python benchmarks/pacing_bench.py --scenarios T2,T5,T10,T25,T50 --policies predictive,progressive
+    nice -n 10 .venv/bin/python benchmarks/pacing_bench.py --scenarios S,M,L --matched --no-plot
+
+--matched adds the equal-occupancy comparison: ratio (lines per ready agent, from 1.0 = progressive up
+to 1 / pickup rate) and VICIdial (adaptive maximum level 1.0 to 3.0) run at each setting of their knob,
+and each curve is read at predictive's occupancy: the worst-hour abandon that baseline needs to keep
+agents as busy as predictive does. "never" means no setting of the knob reaches that occupancy.
 """
 from __future__ import annotations
 
@@ -15,7 +21,10 @@ from admin_cli.pacing_cmd import COLUMNS, COMPARE_POLICIES
 from pacing.plot import plot_compare
 import math
 
-from pacing.simulate import recovery, run_many, scenario, summarize
+from pacing.simulate import (family_levels, family_settings, recovery, run_many, scenario, summarize,
+                             value_at)
+
+FAMILIES = ("ratio", "vicidial_adaptive", "vicidial_adaptive_average")
 
 
 def main() -> None:
@@ -27,6 +36,7 @@ def main() -> None:
     ap.add_argument("--hours", type=float, default=8.0)
     ap.add_argument("--processes", type=int, default=2)
     ap.add_argument("--no-plot", action="store_true")
+    ap.add_argument("--matched", action="store_true", help="add the equal-occupancy comparison (see above)")
     args = ap.parse_args()
     for name in args.scenarios.split(","):
         for stress in args.stress.split(","):
@@ -50,11 +60,45 @@ def main() -> None:
             if sc.stress != "none":
                 cols += ["recovery_mean_min", "recovery_max_min", "not_recovered"]
             print(table(rows, cols), flush=True)
+            if args.matched:
+                pred = next((r for r in rows if r["policy"] == "predictive"), None)
+                if pred is None:
+                    pred = summarize(run_many("predictive", sc, args.seeds, args.hours, processes=args.processes))
+                matched(sc, pred, args)
             if args.no_plot:
                 continue
             path = plot_compare(results, f"out/pacing_{sc.label()}.png",
                                 title=f"Scenario {sc.label()}: {sc.agents} agents, {sc.live_rate:.0%} live answers")
             print(f"plot: {path}", flush=True)
+
+
+def matched(sc, pred: dict, args) -> None:
+    """Each baseline's knob swept; its worst-hour abandon read at predictive's occupancy."""
+    t0 = time.monotonic()
+    sweep, verdict = [], []
+    for family in FAMILIES:
+        points, run_abandon = [], []
+        for level in family_levels(family, sc):
+            row = summarize(run_many(family, sc, args.seeds, args.hours, processes=args.processes,
+                                     settings=family_settings(family, sc, level)))
+            sweep.append({"policy": family, "level": level, **{k: row[k] for k in
+                          ("abandon_%", "worst_hour_%", "worst_hour_max_%", "occupancy", "peak_lines/agent")}})
+            points.append((row["occupancy"], row["worst_hour_%"]))
+            run_abandon.append((row["occupancy"], row["abandon_%"]))
+        at = value_at(points, pred["occupancy"])
+        verdict.append({
+            "baseline": family, "predictive_occupancy": pred["occupancy"],
+            "baseline_worst_hour_%_at_that_occupancy": "never" if at is None else round(at, 3),
+            "baseline_abandon_%_at_that_occupancy": "never" if at is None else
+            round(value_at(run_abandon, pred["occupancy"]), 3),
+            "predictive_worst_hour_%": pred["worst_hour_%"],
+            "predictive_beats": at is None or pred["worst_hour_%"] < at,
+        })
+    print(f"\n-- {sc.label()}: baselines swept over their knob ({time.monotonic() - t0:.0f} s)")
+    print(table(sweep, ["policy", "level", "abandon_%", "worst_hour_%", "worst_hour_max_%", "occupancy",
+                        "peak_lines/agent"]))
+    print(f"\n-- {sc.label()}: at predictive's occupancy")
+    print(table(verdict, list(verdict[0])), flush=True)
 
 
 if __name__ == "__main__":

@@ -67,7 +67,9 @@ class Ratio:
 class VicidialAdaptive:
     """VICIdial's adaptive method as documented: every 15 s the dial level is multiplied by
     1 + (ready agents - waiting calls) / agents, kept within [1.0, 3.0]; once a minute, when the
-    window's drop rate is above target, the level falls to 1.0 (hard limit) or is halved (average)."""
+    window's drop rate is above target, the level falls to 1.0 (hard limit) or is halved (average).
+    The upper bound is VICIdial's "adaptive maximum level": settings.max_lines_per_agent when that is
+    below 3.0 (the benchmark sweeps it to compare at equal occupancy)."""
 
     def __init__(self, settings: PacingSettings, variant: str = "hard") -> None:
         self.settings = settings
@@ -86,7 +88,7 @@ class VicidialAdaptive:
         while s.now >= self._next_adjust:
             if active > 0:
                 self.level *= 1.0 + (ready - waiting) / active
-            self.level = min(3.0, max(1.0, self.level))
+            self.level = min(min(3.0, s.settings.max_lines_per_agent), max(1.0, self.level))
             self._next_adjust += 15.0
         while s.now >= self._next_drop_check:
             led = s.ledger

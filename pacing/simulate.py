@@ -13,7 +13,7 @@ import heapq
 import math
 import random
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from pacing import (AbandonLedger, AgentState, AgentView, CallOutcome, CallView, FinishedCall,
                     PacingSettings, Snapshot, make_policy)
@@ -365,9 +365,9 @@ def _run_args(args):
 
 
 def run_many(policy_name: str, sc: Scenario, seeds: int = 20, hours: float = 8.0, processes: int = 1,
-             tick: float = 0.5) -> list[RunResult]:
+             tick: float = 0.5, settings: PacingSettings | None = None) -> list[RunResult]:
     """One run per seed (seeds 1..n); with processes > 1 the seeds run in a process pool."""
-    jobs = [(policy_name, sc, seed, hours, tick) for seed in range(1, seeds + 1)]
+    jobs = [(policy_name, sc, seed, hours, tick, settings) for seed in range(1, seeds + 1)]
     if processes > 1:
         import multiprocessing
         with multiprocessing.get_context("fork").Pool(processes) as pool:
@@ -397,3 +397,46 @@ def summarize(results: list[RunResult]) -> dict:
         "peak_lines/agent": max((r.peak_lines_per_agent for r in results), default=0.0),
         "cut_before_15s": sum(r.calls_cut_early for r in results),
     }
+
+
+# --- equal-occupancy comparison ---------------------------------------------------------------------
+# A baseline has a knob that trades abandons for occupancy: ratio its lines per ready agent (1.0 is
+# progressive), VICIdial its adaptive maximum level. Run at several settings, a baseline is a curve of
+# (occupancy, worst-hour abandon) points; "predictive beats it at equal occupancy" means the curve,
+# read at predictive's occupancy, lies above predictive's worst-hour abandon.
+
+RATIO_LEVELS = (1.0, 1.1, 1.25, 1.5, 2.0, 3.0)
+VICIDIAL_LEVELS = (1.0, 1.1, 1.25, 1.5, 2.0, 3.0)
+
+
+def family_settings(policy_name: str, sc: Scenario, level: float) -> PacingSettings:
+    """Settings of a baseline at one point of its knob (see RATIO_LEVELS / VICIDIAL_LEVELS)."""
+    base = default_settings(policy_name, sc)
+    if policy_name == "ratio":
+        return replace(base, pickup_rate=1.0 / level, max_lines_per_agent=max(1.0, level))
+    if policy_name.startswith("vicidial_adaptive"):
+        return replace(base, max_lines_per_agent=level)
+    raise ValueError(f"{policy_name!r} has no knob to sweep")
+
+
+def family_levels(policy_name: str, sc: Scenario) -> list[float]:
+    """The knob settings swept for a baseline: ratio up to its documented 1 / pickup rate."""
+    if policy_name == "ratio":
+        top = 1.0 / sc.live_rate
+        return sorted({lv for lv in RATIO_LEVELS if lv < top - 1e-9} | {top})
+    return list(VICIDIAL_LEVELS)
+
+
+def value_at(points: list[tuple[float, float]], x: float) -> float | None:
+    """The curve through ``points`` (x, y) read at ``x`` by linear interpolation between the two
+    neighbouring points (sorted by x). None when x lies beyond the largest x: the curve never gets
+    there. Below the smallest x, the y of the smallest point (the knob cannot go lower)."""
+    pts = sorted(points)
+    if not pts or x > pts[-1][0]:
+        return None
+    if x <= pts[0][0]:
+        return pts[0][1]
+    for (x0, y0), (x1, y1) in zip(pts, pts[1:]):
+        if x0 <= x <= x1:
+            return y0 if x1 == x0 else y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+    return pts[-1][1]

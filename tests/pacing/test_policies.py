@@ -203,3 +203,13 @@ def test_given_identical_wrap_ups_when_small_team_forecasts_then_wrap_quantiles_
                                ledger=AbandonLedger(1000, 10, 0.0)))
         decisions.append(d.calls_to_place)
     assert decisions[0] == decisions[1]
+
+
+def test_given_an_adaptive_maximum_level_when_vicidial_adapts_then_the_level_stops_there():
+    import dataclasses
+    capped = dataclasses.replace(SETTINGS, max_lines_per_agent=1.5)
+    policy = make_policy("vicidial_adaptive", capped)
+    for k in range(0, 121):
+        d = policy.decide(snap(agents(ready=4), now=1000.0 + k * 0.5, settings=capped))
+    assert policy.level == pytest.approx(1.5)
+    assert d.calls_to_place == 6  # 1.5 x 4 agents, no call in flight

@@ -65,3 +65,25 @@ def test_given_breaks_when_listing_stress_steps_then_the_break_and_the_return_ar
     assert stress_steps(scenario("S", "breaks"), 8.0) == [240, 255]
     assert stress_steps(scenario("S", "live_drop"), 8.0) == [240]
     assert stress_steps(scenario("S"), 8.0) == []
+
+
+def test_given_a_baseline_curve_when_read_at_an_occupancy_then_interpolated_or_never_reached():
+    from pacing.simulate import value_at
+    pts = [(0.80, 10.0), (0.60, 0.0), (0.70, 2.0)]
+    assert value_at(pts, 0.65) == pytest.approx(1.0)
+    assert value_at(pts, 0.75) == pytest.approx(6.0)
+    assert value_at(pts, 0.50) == 0.0  # below the lowest setting: the knob cannot go lower
+    assert value_at(pts, 0.81) is None  # no setting keeps agents that busy
+
+
+def test_given_the_baseline_knobs_when_swept_then_ratio_starts_at_progressive_and_stops_at_one_over_pickup():
+    from pacing.simulate import family_levels, family_settings
+    levels = family_levels("ratio", scenario("M"))
+    assert levels[0] == 1.0 and levels[-1] == pytest.approx(1 / 0.3)
+    s = family_settings("ratio", scenario("M"), 1.5)
+    assert 1 / s.pickup_rate == pytest.approx(1.5) and s.max_lines_per_agent == 1.5
+    assert family_settings("vicidial_adaptive", scenario("M"), 2.0).max_lines_per_agent == 2.0
+    # ratio at 1.0 line per ready agent places what progressive places
+    a, b = run("progressive", scenario("S"), 3, hours=0.5), run("ratio", scenario("S"), 3, hours=0.5,
+                                                                 settings=family_settings("ratio", scenario("S"), 1.0))
+    assert (a.calls_placed, a.abandon_rate, a.occupancy) == (b.calls_placed, b.abandon_rate, b.occupancy)

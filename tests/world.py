@@ -12,6 +12,26 @@ T = TypeVar("T")
 _ph = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
 
 
+def daytime_zone() -> str:
+    """A fixed-offset time zone where it is about midday now. Tests whose campaign has real calling
+    hours (08:00-21:00) and must place a call at once use it for the campaign and its contacts, so
+    they pass at any hour of the day (in Europe/Rome they failed from 21:00 to 08:00)."""
+    import datetime as dt
+
+    hour = dt.datetime.now(dt.timezone.utc).hour
+    offset = (12 - hour + 12) % 24 - 12  # UTC offset in hours, -12..11, that makes it 12:xx there
+    return "UTC" if offset == 0 else f"Etc/GMT{-offset:+d}"  # Etc/GMT-2 is UTC+2
+
+
+def local_to_utc(text: str, zone: str) -> str:
+    """'2030-01-15 10:00' in ``zone`` as the ISO string of the same instant in UTC."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    local = dt.datetime.fromisoformat(text).replace(tzinfo=ZoneInfo(zone))
+    return local.astimezone(dt.timezone.utc).isoformat()
+
+
 def create_campaign(sql, name="c1", mode="progressive", **settings) -> int:
     cols = {"name": name, "mode": mode, "state": "active", "dial_template": "PJSIP/{number}@carrier",
             "timezone": "Europe/Rome", "calling_hours_start": "00:00", "calling_hours_end": "23:59:59",

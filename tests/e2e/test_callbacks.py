@@ -11,7 +11,8 @@ import sys
 import pytest
 
 from tests.e2e.conftest import login
-from tests.world import add_agent, add_entries, add_status, create_campaign, eventually, read_out
+from tests.world import (add_agent, add_entries, add_status, create_campaign, daytime_zone, eventually,
+                         local_to_utc, read_out)
 
 
 def _callback(sql, cid, entry, phone, due, owner=None):
@@ -95,14 +96,15 @@ async def test_given_callback_due_soon_then_pooled_dialing_keeps_its_agent_free(
 
 
 async def test_given_my_record_keyed_for_any_agent_with_another_number_then_another_agent_calls_that_number(db, sql, sim, dialer):
+    zone = daytime_zone()
     cid = create_campaign(sql, mode="progressive", wrapup_seconds=60, calling_hours_start="08:00", calling_hours_end="21:00",
-                          default_region="IT")  # numbers keyed on the phone are national Italian numbers
+                          default_region="IT", timezone=zone)  # numbers keyed on the phone are national Italian numbers
     add_status(sql, cid, "Call me back", "my_record", dtmf="5")
     keyer = add_agent(sql, "1001", campaigns=[cid])
     other = add_agent(sql, "1002", campaigns=[cid])
     sim.script_number("+390611119601", answer_after=0.2, talk=0.5)
     sim.script_number("+390611119602", answer_after=0.2, talk=0.5)
-    (entry,) = add_entries(sql, cid, ["+390611119601"], tz="Europe/Rome")
+    (entry,) = add_entries(sql, cid, ["+390611119601"], tz=zone)
     sql("insert into dnc_numbers (list_id, e164, source) select id, '+390611119699', 'test' from dnc_lists where name = 'default'")
     phone = await login(sim, dialer, "1001")
     played = lambda media: media in sim.media_played(phone.channel_id)  # noqa: E731
@@ -128,7 +130,7 @@ async def test_given_my_record_keyed_for_any_agent_with_another_number_then_anot
     await phone.press("1")
     cb = (await eventually(lambda: sql("select * from callbacks"), what="callback created"))[0]
     assert (cb["owner_agent_id"], cb["phone_e164"], cb["state"]) == (None, "+390611119602", "pending")
-    assert cb["due_at"].isoformat() == "2030-01-15T09:00:00+00:00"
+    assert cb["due_at"].isoformat() == local_to_utc("2030-01-15 10:00", zone)
     assert sql("select state, owner_agent_id from campaign_entries where id = %s", (entry,))[0] == {
         "state": "callback", "owner_agent_id": None}
 
@@ -146,11 +148,13 @@ async def test_given_my_record_keyed_for_any_agent_with_another_number_then_anot
 
 
 async def test_given_wrap_up_ends_after_the_callback_time_was_confirmed_then_the_personal_callback_is_kept(db, sql, sim, dialer):
-    cid = create_campaign(sql, mode="progressive", wrapup_seconds=10, calling_hours_start="08:00", calling_hours_end="21:00")
+    zone = daytime_zone()
+    cid = create_campaign(sql, mode="progressive", wrapup_seconds=10, calling_hours_start="08:00", calling_hours_end="21:00",
+                          timezone=zone)
     mine = add_status(sql, cid, "Call me back", "my_record", dtmf="5")
     agent_id = add_agent(sql, "1001", campaigns=[cid])
     sim.script_number("+390611119611", answer_after=0.2, talk=0.5)
-    add_entries(sql, cid, ["+390611119611"], tz="Europe/Rome")
+    add_entries(sql, cid, ["+390611119611"], tz=zone)
     phone = await login(sim, dialer, "1001")
     await eventually(lambda: any(a.phase == "wrap_up" for a in dialer.agents.values()), what="wrap-up")
     await phone.press("5#203001151000#")

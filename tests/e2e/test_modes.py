@@ -4,7 +4,8 @@ from __future__ import annotations
 import datetime as dt
 
 from tests.e2e.conftest import login
-from tests.world import add_agent, add_entries, add_status, create_campaign, eventually, read_out
+from tests.world import (add_agent, add_entries, add_status, create_campaign, daytime_zone, eventually,
+                         local_to_utc, read_out)
 
 
 def attempts(sql, cid):
@@ -232,18 +233,20 @@ async def test_given_five_wrong_pins_across_calls_then_login_locked_even_with_th
 
 
 async def test_given_my_record_status_then_agent_keys_a_date_read_back_and_a_personal_callback_is_created(db, sql, sim, dialer):
-    cid = create_campaign(sql, mode="progressive", wrapup_seconds=60, calling_hours_start="08:00", calling_hours_end="21:00")
+    zone = daytime_zone()
+    cid = create_campaign(sql, mode="progressive", wrapup_seconds=60, calling_hours_start="08:00", calling_hours_end="21:00",
+                          timezone=zone)
     mine = add_status(sql, cid, "Interested", "my_record", dtmf="5")
     agent_id = add_agent(sql, "1001", campaigns=[cid])
     sim.script_number("+390611119501", answer_after=0.2, talk=0.5)
-    (entry,) = add_entries(sql, cid, ["+390611119501"], tz="Europe/Rome")
+    (entry,) = add_entries(sql, cid, ["+390611119501"], tz=zone)
     phone = await login(sim, dialer, "1001")
     await eventually(lambda: any(a.phase == "wrap_up" for a in dialer.agents.values()), what="wrap-up")
     await phone.press("5#")
     await eventually(lambda: "sound:dialer-enter-date" in sim.media_played(phone.channel_id), what="asked for a date")
     await phone.press("202001011000#")  # in the past
     await eventually(lambda: "sound:dialer-date-in-past" in sim.media_played(phone.channel_id), what="past refused")
-    await phone.press("203001152230#")  # 22:30 in Rome: outside calling hours
+    await phone.press("203001152230#")  # 22:30 in the contact's zone: outside calling hours
     await eventually(lambda: "sound:dialer-outside-calling-hours" in sim.media_played(phone.channel_id), what="night refused")
     await phone.press("203001151000#")
     await eventually(lambda: "203001151000" in read_out(sim.media_played(phone.channel_id)), what="read back")
@@ -256,7 +259,7 @@ async def test_given_my_record_status_then_agent_keys_a_date_read_back_and_a_per
     await phone.press("#")  # the same number
     cb = (await eventually(lambda: sql("select * from callbacks"), what="callback created"))[0]
     assert cb["owner_agent_id"] == agent_id and cb["state"] == "pending" and cb["phone_e164"] == "+390611119501"
-    assert cb["due_at"].isoformat() == "2030-01-15T09:00:00+00:00"  # 10:00 CET
+    assert cb["due_at"].isoformat() == local_to_utc("2030-01-15 10:00", zone)
     assert sql("select state from campaign_entries where id = %s", (entry,))[0]["state"] == "callback"
     assert sql("select disposition_status_id from attempts")[0]["disposition_status_id"] == mine
 

@@ -87,3 +87,27 @@ def test_given_the_baseline_knobs_when_swept_then_ratio_starts_at_progressive_an
     a, b = run("progressive", scenario("S"), 3, hours=0.5), run("ratio", scenario("S"), 3, hours=0.5,
                                                                  settings=family_settings("ratio", scenario("S"), 1.0))
     assert (a.calls_placed, a.abandon_rate, a.occupancy) == (b.calls_placed, b.abandon_rate, b.occupancy)
+
+
+def _trace(seed_occupancy, hours=2.0):
+    """A RunResult with 10 live answers a minute, no abandons and the given per-minute occupancy."""
+    from pacing.simulate import RunResult
+    n = int(hours * 60)
+    return RunResult("predictive", "S+live_drop", 1, hours, 10 * n, 0, 0.0, 0.0, 0.7, 0, 0, 0, 0, 1, 0, 0,
+                     minute_live=[10] * n, minute_abandons=[0] * n, minute_occupancy=seed_occupancy)
+
+
+def test_given_noisy_seeds_when_measuring_the_mean_recovery_then_the_seeds_average_out():
+    from pacing.simulate import mean_recovery, recovery
+    sc = scenario("S", "live_drop")  # the step is at minute 60 of a 2-hour run
+    # two seeds whose occupancy alternates out of phase, ten minutes high then ten low (0.9 / 0.3):
+    # each seed dips below 0.9 x its own level again and again, while their mean stays 0.6 flat
+    a = [0.9 if (m // 10) % 2 == 0 else 0.3 for m in range(120)]
+    b = [0.3 if (m // 10) % 2 == 0 else 0.9 for m in range(120)]
+    runs = [_trace(a), _trace(b)]
+    assert mean_recovery(runs, sc) == [0.0]
+    assert all(m > 0 for r in runs for m in recovery(r, sc))
+    # both seeds nearly idle (0.2) for 20 minutes after the step: the floor is 0.9 x 0.6 = 0.54, so
+    # the mean's trailing 10 minutes may hold one such minute (0.56), not two (0.52): from minute 88
+    idle = [0.6 if not 60 <= m < 80 else 0.2 for m in range(120)]
+    assert mean_recovery([_trace(idle), _trace(list(idle))], sc) == [28.0]

@@ -9,6 +9,7 @@ busy 8 %, failed 4 %, the rest no answer.
 """
 from __future__ import annotations
 
+import bisect
 import heapq
 import math
 import random
@@ -425,12 +426,12 @@ def summarize(results: list[RunResult]) -> dict:
 # (occupancy, worst-hour abandon) points; "predictive beats it at equal occupancy" means the curve,
 # read at predictive's occupancy, lies above predictive's worst-hour abandon.
 
-RATIO_LEVELS = (1.0, 1.1, 1.25, 1.5, 2.0, 3.0)
-VICIDIAL_LEVELS = (1.0, 1.1, 1.25, 1.5, 2.0, 3.0)
+# lines per ready agent (ratio) or adaptive maximum dial level (VICIdial)
+KNOB_LEVELS = (1.0, 1.1, 1.25, 1.5, 2.0, 3.0)
 
 
 def family_settings(policy_name: str, sc: Scenario, level: float) -> PacingSettings:
-    """Settings of a baseline at one point of its knob (see RATIO_LEVELS / VICIDIAL_LEVELS)."""
+    """Settings of a baseline at one point of its knob (see KNOB_LEVELS)."""
     base = default_settings(policy_name, sc)
     if policy_name == "ratio":
         return replace(base, pickup_rate=1.0 / level, max_lines_per_agent=max(1.0, level))
@@ -443,8 +444,8 @@ def family_levels(policy_name: str, sc: Scenario) -> list[float]:
     """The knob settings swept for a baseline: ratio up to its documented 1 / pickup rate."""
     if policy_name == "ratio":
         top = 1.0 / sc.live_rate
-        return sorted({lv for lv in RATIO_LEVELS if lv < top - 1e-9} | {top})
-    return list(VICIDIAL_LEVELS)
+        return sorted({lv for lv in KNOB_LEVELS if lv < top - 1e-9} | {top})
+    return list(KNOB_LEVELS)
 
 
 def value_at(points: list[tuple[float, float]], x: float) -> float | None:
@@ -456,7 +457,6 @@ def value_at(points: list[tuple[float, float]], x: float) -> float | None:
         return None
     if x <= pts[0][0]:
         return pts[0][1]
-    for (x0, y0), (x1, y1) in zip(pts, pts[1:]):
-        if x0 <= x <= x1:
-            return y0 if x1 == x0 else y0 + (y1 - y0) * (x - x0) / (x1 - x0)
-    return pts[-1][1]
+    i = bisect.bisect_left(pts, (x, -math.inf))  # pts[i - 1][0] < x <= pts[i][0]
+    (x0, y0), (x1, y1) = pts[i - 1], pts[i]
+    return y0 + (y1 - y0) * (x - x0) / (x1 - x0)

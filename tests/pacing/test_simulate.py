@@ -111,3 +111,17 @@ def test_given_noisy_seeds_when_measuring_the_mean_recovery_then_the_seeds_avera
     # the mean's trailing 10 minutes may hold one such minute (0.56), not two (0.52): from minute 88
     idle = [0.6 if not 60 <= m < 80 else 0.2 for m in range(120)]
     assert mean_recovery([_trace(idle), _trace(list(idle))], sc) == [28.0]
+
+
+def test_given_a_maximum_level_of_two_when_vicidial_average_halves_then_it_runs_as_the_hard_limit():
+    # the equal-occupancy sweep reuses the hard limit's runs for "average" up to level 2.0
+    from pacing.simulate import family_settings, run
+    sc = scenario("S")
+    for level in (1.5, 2.0):
+        hard = run("vicidial_adaptive", sc, 3, 1.0, settings=family_settings("vicidial_adaptive", sc, level))
+        avg = run("vicidial_adaptive_average", sc, 3, 1.0,
+                  settings=family_settings("vicidial_adaptive_average", sc, level))
+        assert (avg.calls_placed, avg.abandons, avg.occupancy) == (hard.calls_placed, hard.abandons, hard.occupancy)
+    hard = run("vicidial_adaptive", sc, 3, 1.0, settings=family_settings("vicidial_adaptive", sc, 3.0))
+    avg = run("vicidial_adaptive_average", sc, 3, 1.0, settings=family_settings("vicidial_adaptive_average", sc, 3.0))
+    assert hard.calls_placed != avg.calls_placed  # above 2.0 halving keeps the level above 1.0

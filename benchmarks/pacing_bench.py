@@ -52,7 +52,9 @@ def main() -> None:
                 if sc.stress != "none":
                     # minutes until trailing abandon and occupancy are back within bounds, per step:
                     # of the seeds' mean trajectory (the policy's response), and of each seed
+                    # (floor: the level it settles at after the step when lower; "vs_before": the old level)
                     row["recovery_of_mean_min"] = max(mean_recovery(runs, sc), default=0.0)
+                    row["recovery_of_mean_vs_before_min"] = max(mean_recovery(runs, sc, settled=False), default=0.0)
                     rec = [m for r in runs for m in recovery(r, sc)]
                     finite = [m for m in rec if math.isfinite(m)]
                     row["recovery_mean_min"] = sum(finite) / len(finite) if finite else math.inf
@@ -60,7 +62,7 @@ def main() -> None:
                     row["not_recovered"] = len(rec) - len(finite)
                 rows.append(row)
             if sc.stress != "none":
-                cols += ["recovery_of_mean_min", "recovery_mean_min", "recovery_max_min", "not_recovered"]
+                cols += ["recovery_of_mean_min", "recovery_of_mean_vs_before_min", "recovery_mean_min", "recovery_max_min", "not_recovered"]
             print(table(rows, cols), flush=True)
             if args.matched:
                 pred = next((r for r in rows if r["policy"] == "predictive"), None)

@@ -350,18 +350,28 @@ def recovery_minutes(minute_live, minute_abandons, minute_occupancy, step: int, 
     return math.inf
 
 
-def recovery(r: RunResult, sc: Scenario) -> list[float]:
-    """recovery_minutes for each stress step of a run (see stress_steps)."""
-    out = []
-    for step in stress_steps(sc, r.hours):
-        before = r.minute_occupancy[max(0, step - 60):step]
-        floor = 0.9 * (sum(before) / len(before)) if before else 0.0
-        out.append(recovery_minutes(r.minute_live, r.minute_abandons, r.minute_occupancy, step,
-                                    abandon_bound(sc.agents), floor))
-    return out
+def occupancy_floor(occ: list[float], steps: list[int], step: int, settled: bool = True) -> float:
+    """The occupancy a run must be back at after `step`: 0.9 x its mean in the hour before the step
+    or, with `settled`, 0.9 x the lower of that and the level it settles at in the changed world
+    (its mean from an hour after the last step to the end of the shift). When the live rate halves,
+    5 agents at 3 lines each cannot be as busy as before: recovering means reaching the new level
+    (a controller's settling time), not a level no setting could keep."""
+    before = occ[max(0, step - 60):step]
+    level = sum(before) / len(before) if before else 0.0
+    after = occ[steps[-1] + 60:] if settled and steps else []
+    if after:
+        level = min(level, sum(after) / len(after))
+    return 0.9 * level
 
 
-def mean_recovery(runs: list[RunResult], sc: Scenario) -> list[float]:
+def recovery(r: RunResult, sc: Scenario, settled: bool = True) -> list[float]:
+    """recovery_minutes for each stress step of a run (see stress_steps and occupancy_floor)."""
+    steps = stress_steps(sc, r.hours)
+    return [recovery_minutes(r.minute_live, r.minute_abandons, r.minute_occupancy, step, abandon_bound(sc.agents),
+                             occupancy_floor(r.minute_occupancy, steps, step, settled)) for step in steps]
+
+
+def mean_recovery(runs: list[RunResult], sc: Scenario, settled: bool = True) -> list[float]:
     """recovery_minutes of the seeds' mean trajectory, for each stress step: the abandons and live
     answers of every seed pooled minute by minute, occupancy averaged over the seeds. A 10-minute
     occupancy of a 5-agent team swings between 0.35 and 0.85 with no stress at all, so a single seed
@@ -373,12 +383,9 @@ def mean_recovery(runs: list[RunResult], sc: Scenario) -> list[float]:
     live = [sum(r.minute_live[m] for r in runs) for m in range(n)]
     ab = [sum(r.minute_abandons[m] for r in runs) for m in range(n)]
     occ = [sum(r.minute_occupancy[m] for r in runs) / len(runs) for m in range(n)]
-    out = []
-    for step in stress_steps(sc, runs[0].hours):
-        before = occ[max(0, step - 60):step]
-        floor = 0.9 * (sum(before) / len(before)) if before else 0.0
-        out.append(recovery_minutes(live, ab, occ, step, abandon_bound(sc.agents), floor))
-    return out
+    steps = stress_steps(sc, runs[0].hours)
+    return [recovery_minutes(live, ab, occ, step, abandon_bound(sc.agents),
+                             occupancy_floor(occ, steps, step, settled)) for step in steps]
 
 
 def _run_args(args):

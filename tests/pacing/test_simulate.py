@@ -125,3 +125,17 @@ def test_given_a_maximum_level_of_two_when_vicidial_average_halves_then_it_runs_
     hard = run("vicidial_adaptive", sc, 3, 1.0, settings=family_settings("vicidial_adaptive", sc, 3.0))
     avg = run("vicidial_adaptive_average", sc, 3, 1.0, settings=family_settings("vicidial_adaptive_average", sc, 3.0))
     assert hard.calls_placed != avg.calls_placed  # above 2.0 halving keeps the level above 1.0
+
+
+def test_given_a_world_where_agents_settle_less_busy_when_measuring_recovery_then_the_settled_level_counts():
+    from pacing.simulate import mean_recovery, occupancy_floor
+    sc = scenario("S", "live_drop")  # step at minute 240 of 8 hours
+    # 0.8 before the step, 20 minutes at 0.5, then settled at 0.65 (the live rate halved)
+    occ = [0.8] * 240 + [0.5] * 20 + [0.65] * 220
+    assert occupancy_floor(occ, [240], 240, settled=False) == pytest.approx(0.72)
+    assert occupancy_floor(occ, [240], 240) == pytest.approx(0.585)
+    runs = [_trace(list(occ), hours=8.0)]
+    # vs the settled level: back once the trailing 10 minutes hold at most 4 of the dip's minutes
+    # (0.59 >= 0.585): from minute 265, the dip ending at 259
+    assert mean_recovery(runs, sc) == [25.0]
+    assert mean_recovery(runs, sc, settled=False) == [float("inf")]  # 0.65 never reaches 0.72

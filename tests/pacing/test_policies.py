@@ -213,3 +213,41 @@ def test_given_an_adaptive_maximum_level_when_vicidial_adapts_then_the_level_sto
         d = policy.decide(snap(agents(ready=4), now=1000.0 + k * 0.5, settings=capped))
     assert policy.level == pytest.approx(1.5)
     assert d.calls_to_place == 6  # 1.5 x 4 agents, no call in flight
+
+
+def _shifted_history(n_before, n_after, live_before, live_after, spacing=6.0, now=6000.0, seed=3):
+    """A campaign placing a call every `spacing` s whose live rate changes after n_before calls."""
+    rng = random.Random(seed)
+    calls = []
+    start = now - (n_before + n_after) * spacing - 60.0
+    for i in range(n_before + n_after):
+        placed = start + i * spacing
+        if rng.random() < (live_before if i < n_before else live_after):
+            answered = placed + 8.0
+            calls.append(FinishedCall(placed, answered, answered, answered + 40.0, CallOutcome.LIVE))
+        else:
+            calls.append(FinishedCall(placed, None, None, placed + 25.0, CallOutcome.NO_ANSWER))
+    calls.sort(key=lambda c: c.ended_at)
+    return calls
+
+
+def _p_live_after(hist, now=6000.0):
+    pol = make_policy("predictive", SETTINGS)
+    pol.decide(snap(agents(ready=2, on_call=3, now=now), hist=hist, now=now))
+    pol.est.refresh()
+    return pol.est.p_live, pol.est.n_calls
+
+
+def test_given_the_live_rate_falling_from_30_to_10_percent_when_predictive_estimates_then_old_calls_are_forgotten():
+    # a 5-agent team's pace (a call every 6 s): 45 minutes at 30 %, then 25 minutes at 10 %; the last
+    # 600 calls alone would still say 18 %, the last 30 minutes (300 calls) say 13 %
+    p, n = _p_live_after(_shifted_history(450, 250, 0.30, 0.10))
+    assert 280 <= n <= 310  # the calls that ended in the last 30 minutes
+    assert p < 0.16
+
+
+def test_given_a_slow_campaign_when_predictive_estimates_then_it_keeps_at_least_250_calls():
+    # a call every 20 s: 30 minutes hold 90 calls, too few for a steady estimate
+    p, n = _p_live_after(_shifted_history(400, 0, 0.25, 0.25, spacing=20.0))
+    assert n == 250
+    assert 0.18 < p < 0.32

@@ -108,22 +108,12 @@ class VicidialAdaptive:
 # Predictive
 
 
-# The answer estimates use the last CALLS_MAX calls, but not those older than CALLS_MAX_AGE seconds
-# while CALLS_MIN newer ones are left: 600 calls are 18 minutes of a 25-agent team's dialing and
-# 75 minutes of a 5-agent team's, which then took over half an hour to notice that the live rate had
-# halved. 250 calls keep the live rate within about +-2.5 points (1 sd at 20 %).
-CALLS_MAX, CALLS_MIN, CALLS_MAX_AGE = 600, 250, 1800.0
-
-
 class _Estimates:
-    """Incremental estimates from the last finished calls (see CALLS_MAX) and from agents' wrap-up
-    spells."""
+    """Incremental estimates from the last `n` finished calls and from agents' wrap-up spells."""
 
-    def __init__(self, settings: PacingSettings, n: int = CALLS_MAX) -> None:
+    def __init__(self, settings: PacingSettings, n: int = 600) -> None:
         self.settings = settings
         self.calls: deque[tuple[float, bool]] = deque(maxlen=n)  # (resolution age, live?)
-        self.calls_at: deque[float] = deque(maxlen=n)  # when each of `calls` was learnt
-        self._now = 0.0
         self.talk: deque[float] = deque(maxlen=n)
         self.wrap: deque[float] = deque(maxlen=200)
         self._last: FinishedCall | None = None
@@ -140,7 +130,6 @@ class _Estimates:
     def add_live(self, placed_at: float, age: float, now: float) -> None:
         """A live answer seen from the in-flight list (long before its history row, after the talk)."""
         self.calls.append((max(0.0, age), True))
-        self.calls_at.append(now)
         self.recent.append((now, True))
         self.live_seen += 1
         self.counted_live[placed_at] = self.counted_live.get(placed_at, 0) + 1
@@ -148,7 +137,6 @@ class _Estimates:
 
     def absorb(self, history, now: float) -> None:
         """Read the calls appended to history since the last decision (O(new), or O(history) once)."""
-        self._now = max(self._now, now)
         if self.first_seen is None:
             self.first_seen = now
             self.seeded = len(history) >= 60
@@ -181,7 +169,6 @@ class _Estimates:
             live = c.outcome in LIVE
             self.recent.append((c.ended_at, live))
             self.calls.append((max(0.0, end - c.placed_at), live))
-            self.calls_at.append(c.ended_at)
             if live:
                 self.live_seen += 1
             if c.outcome is CallOutcome.LIVE and c.connected_at is not None:
@@ -213,10 +200,6 @@ class _Estimates:
         if not self._dirty:
             return
         self._dirty = False
-        old = self._now - CALLS_MAX_AGE
-        while len(self.calls) > CALLS_MIN and self.calls_at[0] < old:
-            self.calls.popleft()
-            self.calls_at.popleft()
         ages = np.array([a for a, _ in self.calls], dtype=float)
         live = np.array([a for a, l in self.calls if l], dtype=float)
         self.n_calls = len(ages)

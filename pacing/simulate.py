@@ -325,12 +325,12 @@ def stress_steps(sc: Scenario, hours: float) -> list[int]:
 
 
 def recovery_minutes(minute_live, minute_abandons, minute_occupancy, step: int, abandon_bound: float,
-                     occupancy_floor: float, hold: int = 10, window: int = 60) -> float:
-    """Minutes after a stress step until the run is back within bounds and stays there for `hold`
-    minutes: the trailing `window`-minute abandon rate <= abandon_bound and the trailing 10-minute mean
-    occupancy >= occupancy_floor (the benchmark passes 0.9 x the policy's mean occupancy in the hour
-    before the step). 0 when the step never took the run out of bounds; inf when it never recovers
-    before the shift ends."""
+                     occupancy_floor: float, hold: int = 10, window: int = 60, horizon: int = 120) -> float:
+    """Minutes after a stress step until the run is back within bounds for good: one past the last
+    minute, in the `horizon` minutes after the step, where the trailing `window`-minute abandon rate
+    is above abandon_bound or the trailing 10-minute mean occupancy below occupancy_floor (see
+    occupancy_floor). 0 when the step never took the run out of bounds; inf when it is still out of
+    bounds in the last `hold` minutes of the horizon (or of the shift)."""
     n = len(minute_live)
 
     def ok(m: int) -> bool:
@@ -342,12 +342,13 @@ def recovery_minutes(minute_live, minute_abandons, minute_occupancy, step: int, 
         occ = minute_occupancy[max(0, m - 9):m + 1]
         return sum(occ) / len(occ) >= occupancy_floor
 
-    run_len = 0
-    for m in range(step, n):
-        run_len = run_len + 1 if ok(m) else 0
-        if run_len >= hold:
-            return float(m - hold + 1 - step)
-    return math.inf
+    end = min(n, step + horizon)
+    last_bad = next((m for m in range(end - 1, step - 1, -1) if not ok(m)), None)
+    if last_bad is None:
+        return 0.0
+    if last_bad >= end - hold:
+        return math.inf
+    return float(last_bad + 1 - step)
 
 
 def occupancy_floor(occ: list[float], steps: list[int], step: int, settled: bool = True) -> float:

@@ -139,3 +139,17 @@ def test_given_a_world_where_agents_settle_less_busy_when_measuring_recovery_the
     # (0.59 >= 0.585): from minute 265, the dip ending at 259
     assert mean_recovery(runs, sc) == [25.0]
     assert mean_recovery(runs, sc, settled=False) == [float("inf")]  # 0.65 never reaches 0.72
+
+
+def test_given_a_stress_that_shows_only_after_ten_minutes_when_measuring_recovery_then_it_is_not_zero():
+    # talks doubled at minute 60 leave agents busy; abandons come 15 minutes later (minutes 75-84)
+    # and the trailing 10 minutes hold more than 4 % (3 of those minutes) until minute 91: recovered
+    # 32 minutes after the step (the old reading, 10 good minutes right after the step, said 0)
+    from pacing.simulate import recovery_minutes
+    n = 200
+    live, abandons, occ = [10] * n, [0] * n, [0.9] * n
+    for m in range(75, 85):
+        abandons[m] = 2
+    assert recovery_minutes(live, abandons, occ, 60, 0.04, 0.8, hold=5, window=10) == 32.0
+    # out of bounds to the end of the 2-hour horizon: never recovered
+    assert recovery_minutes(live, [0] * 75 + [2] * 125, occ, 60, 0.04, 0.8, hold=5, window=10) == float("inf")

@@ -365,11 +365,15 @@ def occupancy_floor(occ: list[float], steps: list[int], step: int, settled: bool
     return 0.9 * level
 
 
+def _recoveries(live, ab, occ, sc: Scenario, hours: float, settled: bool) -> list[float]:
+    steps = stress_steps(sc, hours)
+    return [recovery_minutes(live, ab, occ, step, abandon_bound(sc.agents), occupancy_floor(occ, steps, step, settled))
+            for step in steps]
+
+
 def recovery(r: RunResult, sc: Scenario, settled: bool = True) -> list[float]:
     """recovery_minutes for each stress step of a run (see stress_steps and occupancy_floor)."""
-    steps = stress_steps(sc, r.hours)
-    return [recovery_minutes(r.minute_live, r.minute_abandons, r.minute_occupancy, step, abandon_bound(sc.agents),
-                             occupancy_floor(r.minute_occupancy, steps, step, settled)) for step in steps]
+    return _recoveries(r.minute_live, r.minute_abandons, r.minute_occupancy, sc, r.hours, settled)
 
 
 def mean_recovery(runs: list[RunResult], sc: Scenario, settled: bool = True) -> list[float]:
@@ -384,9 +388,7 @@ def mean_recovery(runs: list[RunResult], sc: Scenario, settled: bool = True) -> 
     live = [sum(r.minute_live[m] for r in runs) for m in range(n)]
     ab = [sum(r.minute_abandons[m] for r in runs) for m in range(n)]
     occ = [sum(r.minute_occupancy[m] for r in runs) / len(runs) for m in range(n)]
-    steps = stress_steps(sc, runs[0].hours)
-    return [recovery_minutes(live, ab, occ, step, abandon_bound(sc.agents),
-                             occupancy_floor(occ, steps, step, settled)) for step in steps]
+    return _recoveries(live, ab, occ, sc, runs[0].hours, settled)
 
 
 def _run_args(args):

@@ -24,3 +24,12 @@ def test_given_compare_when_it_runs_then_every_policy_is_listed_and_the_plot_is_
     for policy in ("progressive", "ratio", "vicidial_adaptive", "predictive"):
         assert policy in r.out
     assert os.path.getsize(png) > 1000
+
+
+def test_given_runs_when_labelled_for_the_plot_then_the_legend_carries_the_tables_figures():
+    from pacing.plot import legend_label
+    from pacing.simulate import run_many, scenario, summarize
+    runs = run_many("ratio", scenario("T2"), seeds=2, hours=0.3)
+    row = summarize(runs)
+    assert row["abandon_%"] > 0  # ratio at 1 / pickup rate drops calls of a 2-agent team
+    assert legend_label("ratio", runs) == f"ratio: {row['abandon_%']:.1f} % abandoned, occupancy {row['occupancy']:.2f}"

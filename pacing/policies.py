@@ -264,9 +264,11 @@ def _expected_running_max(mu: np.ndarray, var: np.ndarray, H: np.ndarray) -> flo
 # Small teams (tuned on S, 6 seeds x 8 h; see pacing/README.md): hour_taper scales the allowance by the
 # share of the hourly guard still unspent (1.0 = linearly), wrap_quantiles = wrap-up quantiles averaged in
 # the on-call agents' free-by-t forecast (0 = mean wrap-up), progressive_floor = never fewer calls than
-# progressive, cal_min = floor of the calibration factor.
+# progressive, cal_min = floor of the calibration factor, room_cap = the most of the hourly guard's
+# unspent share the taper passes on (a quiet hour opens the allowance no further than this).
 SMALL_TEAM = {"budget_hours": 4.0, "max_allowance_factor": 0.4, "early_live_answers": 50.0, "hour_factor": 1.3,
-              "fallback": 0.01, "cal_min": 0.5, "hour_taper": 1.0, "wrap_quantiles": 8, "progressive_floor": True}
+              "fallback": 0.01, "cal_min": 0.5, "hour_taper": 1.0, "wrap_quantiles": 8, "progressive_floor": True,
+              "room_cap": 0.3}
 LARGE_TEAM_LIVE_PER_HOUR = 200.0
 
 HORIZONS = np.array([1.0, 3.0, 5.0, 7.0, 9.0, 12.0, 15.0, 19.0, 25.0])
@@ -413,7 +415,11 @@ class Predictive:
         taper = self.small["hour_taper"] if small else 0.0
         if taper > 0.0:
             room = 1.0 - hour_ab / (factor * st.target_abandon_rate * max(hour_live, 1.0))
-            allow *= min(1.0, max(0.0, room) / taper)
+            # Capped: after the live rate drops, the team under-dials while the estimate catches up, the
+            # hour goes quiet and its room winds up; spent at once when the estimate is right, it drove
+            # the hour to the guard and the team to progressive for half an hour (S+live_drop: 92 min to
+            # recover with the full room, 0 with the cap; see pacing/README.md).
+            allow *= min(1.0, min(self.small["room_cap"], max(0.0, room)) / taper)
             if allow <= fallback * st.target_abandon_rate:
                 return Decision(progressive, f"progressive: last hour's abandons {hour_ab} leave no allowance")
         cap = _line_cap(s, active, lines)

@@ -170,8 +170,8 @@ def test_given_a_small_team_when_predictive_then_never_fewer_calls_than_progress
     assert d.calls_to_place <= 3 * 5 - ringing
 
 
-def _hour_then(abandons_in_hour):
-    policy = _small()
+def _hour_then(abandons_in_hour, **rules):
+    policy = _small(**rules)
     hist = history(n=400, live=0.2)
     a = agents(ready=2, on_call=3)
     policy.decide(snap(a, hist=hist, ledger=AbandonLedger(1000, 10, 0.0), now=1000.0))
@@ -182,14 +182,26 @@ def _hour_then(abandons_in_hour):
 
 def test_given_a_small_team_when_the_hour_spends_its_abandons_then_the_allowance_tapers_to_progressive():
     # guard at 1.2 x 3 % x 100 live = 3.6 abandons; the allowance shrinks with the hour's room left
-    _, d0 = _hour_then(0)
-    _, d2 = _hour_then(2)
-    _, d3 = _hour_then(3)
+    _, d0 = _hour_then(0, room_cap=1.0)
+    _, d2 = _hour_then(2, room_cap=1.0)
+    _, d3 = _hour_then(3, room_cap=1.0)
     assert d0.detail["allowance"] > d2.detail["allowance"]
     assert d2.detail["allowance"] == pytest.approx(d0.detail["allowance"] * (1 - 2 / 3.6), rel=0.05)
     assert d3.detail["allowance"] < d2.detail["allowance"]
     _, d4 = _hour_then(4)  # at the guard: progressive
     assert d4.calls_to_place == 2 and "hour" in d4.reason
+
+
+def test_given_a_quiet_hour_when_a_small_team_tapers_then_the_room_passed_on_is_capped():
+    # rooms 1.0 (no abandon) and 0.44 (2 of 3.6) are both above the 0.3 cap: the same allowance, 0.3 of
+    # the uncapped one; a room below the cap (3 abandons: 0.17) still tapers
+    _, full = _hour_then(0, room_cap=1.0)
+    _, d0 = _hour_then(0)
+    _, d2 = _hour_then(2)
+    _, d3 = _hour_then(3)
+    assert d0.detail["allowance"] == pytest.approx(0.3 * full.detail["allowance"], rel=1e-6)
+    assert d2.detail["allowance"] == pytest.approx(d0.detail["allowance"], rel=1e-6)
+    assert d3.detail["allowance"] == pytest.approx(full.detail["allowance"] * (1 - 3 / 3.6), rel=0.05)
 
 
 def test_given_identical_wrap_ups_when_small_team_forecasts_then_wrap_quantiles_equal_the_mean_plug_in():

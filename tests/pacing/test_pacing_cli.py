@@ -26,10 +26,17 @@ def test_given_compare_when_it_runs_then_every_policy_is_listed_and_the_plot_is_
     assert os.path.getsize(png) > 1000
 
 
-def test_given_runs_when_labelled_for_the_plot_then_the_legend_carries_the_tables_figures():
-    from pacing.plot import legend_label
-    from pacing.simulate import run_many, scenario, summarize
-    runs = run_many("ratio", scenario("T2"), seeds=2, hours=0.3)
-    row = summarize(runs)
-    assert row["abandon_%"] > 0  # ratio at 1 / pickup rate drops calls of a 2-agent team
-    assert legend_label("ratio", runs) == f"ratio: {row['abandon_%']:.1f} % abandoned, occupancy {row['occupancy']:.2f}"
+def test_given_a_comparison_when_plotted_then_the_legend_carries_each_policys_abandon_and_occupancy():
+    import matplotlib.pyplot as plt
+    from pacing.plot import compare_figure
+    from pacing.simulate import run_many, scenario
+    runs = {p: run_many(p, scenario("T2"), seeds=2, hours=0.3) for p in ("progressive", "ratio")}
+    fig = compare_figure(runs)
+    labels = [t.get_text() for t in fig.axes[1].get_legend().get_texts()]
+    plt.close(fig)
+    for policy, rs in runs.items():
+        abandon = 100.0 * sum(r.abandon_rate for r in rs) / len(rs)
+        occupancy = sum(r.occupancy for r in rs) / len(rs)
+        assert f"{policy}: {abandon:.1f} % abandoned, occupancy {occupancy:.2f}" in labels
+    assert any(lb.startswith("ratio: ") and not lb.startswith("ratio: 0.0 %") for lb in labels)  # ratio drops calls
+    assert "3 % limit" in labels

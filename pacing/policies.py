@@ -419,7 +419,8 @@ class Predictive:
             # hour goes quiet and its room winds up; spent at once when the estimate is right, it drove
             # the hour to the guard and the team to progressive for half an hour (S+live_drop: 92 min to
             # recover with the full room, 0 with the cap; see pacing/README.md).
-            allow *= min(1.0, min(self.small["room_cap"], max(0.0, room)) / taper)
+            room = min(self.small["room_cap"], max(0.0, room))
+            allow *= min(1.0, room / taper)
             if allow <= fallback * st.target_abandon_rate:
                 return Decision(progressive, f"progressive: last hour's abandons {hour_ab} leave no allowance")
         cap = _line_cap(s, active, lines)

@@ -182,9 +182,9 @@ def _hour_then(abandons_in_hour, **rules):
 
 def test_given_a_small_team_when_the_hour_spends_its_abandons_then_the_allowance_tapers_to_progressive():
     # guard at 1.2 x 3 % x 100 live = 3.6 abandons; the allowance shrinks with the hour's room left
-    _, d0 = _hour_then(0, room_cap=1.0)
-    _, d2 = _hour_then(2, room_cap=1.0)
-    _, d3 = _hour_then(3, room_cap=1.0)
+    _, d0 = _hour_then(0, room_cap=1.0, burst_abandons=0)
+    _, d2 = _hour_then(2, room_cap=1.0, burst_abandons=0)
+    _, d3 = _hour_then(3, room_cap=1.0, burst_abandons=0)
     assert d0.detail["allowance"] > d2.detail["allowance"]
     assert d2.detail["allowance"] == pytest.approx(d0.detail["allowance"] * (1 - 2 / 3.6), rel=0.05)
     assert d3.detail["allowance"] < d2.detail["allowance"]
@@ -198,10 +198,39 @@ def test_given_a_quiet_hour_when_a_small_team_tapers_then_the_room_passed_on_is_
     _, full = _hour_then(0, room_cap=1.0)
     _, d0 = _hour_then(0)
     _, d2 = _hour_then(2)
-    _, d3 = _hour_then(3)
+    _, d3 = _hour_then(3, burst_abandons=0)  # three at once would be a cluster (next test)
     assert d0.detail["allowance"] == pytest.approx(0.3 * full.detail["allowance"], rel=1e-6)
     assert d2.detail["allowance"] == pytest.approx(d0.detail["allowance"], rel=1e-6)
     assert d3.detail["allowance"] == pytest.approx(full.detail["allowance"] * (1 - 3 / 3.6), rel=0.05)
+
+
+def _abandons_at(minutes, now_minute, **rules):
+    """A small team's decision at `now_minute` after one abandon at each of `minutes` (150 live answers
+    over the hour, so the hourly guard at 1.2 x 3 % = 5.4 abandons is not what stops it)."""
+    policy = _small(**rules)
+    hist = history(n=400, live=0.2)
+    a = agents(ready=2, on_call=3)
+    t0 = 1000.0
+    policy.decide(snap(a, hist=hist, ledger=AbandonLedger(1000, 10, 0.0), now=t0))
+    live, ab = 1150, 10  # the 150 live answers arrive with the first step
+    for m in sorted(minutes):
+        ab += 1
+        policy.decide(snap(a, hist=hist, ledger=AbandonLedger(live, ab, 0.0), now=t0 + 60.0 * m))
+    return policy.decide(snap(a, hist=hist, ledger=AbandonLedger(live, ab, 0.0), now=t0 + 60.0 * now_minute))
+
+
+def test_given_a_cluster_of_abandons_when_a_small_team_decides_then_it_dials_progressively():
+    # 3 abandons within 10 minutes: progressive (2 ready agents, no lines: 2 calls), whatever the
+    # hour's guard and taper would allow; 2, or 3 spread over more than 10 minutes, are not a cluster
+    cluster = _abandons_at([1, 4, 8], 9)
+    assert cluster.calls_to_place == 2 and "3 abandons in the last 10 minutes" in cluster.reason
+    two = _abandons_at([4, 8], 9)
+    spread = _abandons_at([1, 4, 8], 12)  # the first is 11 minutes old
+    off = _abandons_at([1, 4, 8], 9, burst_abandons=0)
+    for d in (two, spread, off):
+        assert "abandons in the last" not in d.reason
+        assert "allowance" in d.detail
+    assert off.calls_to_place >= cluster.calls_to_place
 
 
 def test_given_identical_wrap_ups_when_small_team_forecasts_then_wrap_quantiles_equal_the_mean_plug_in():

@@ -289,7 +289,7 @@ class Predictive:
     name = "predictive"
 
     def __init__(self, settings: PacingSettings, *, budget_hours: float = 1.0, max_allowance_factor: float = 0.8,
-                 early_live_answers: float = 150.0, hour_factor: float = 0.7,
+                 early_live_answers: float = 150.0, hour_factor: float = 0.7, large_hour_taper: float = 0.3,
                  small: dict | None = None) -> None:
         # Small teams (fewer than 200 live answers an hour): an hour holds ~100 answers, so an abandon
         # moves that hour's rate by 1 %. A one-hour budget horizon made the allowance swing by a third
@@ -303,6 +303,7 @@ class Predictive:
         self.max_allowance_factor = max_allowance_factor
         self.early_live_answers = early_live_answers
         self.hour_factor = hour_factor
+        self.large_hour_taper = large_hour_taper
         self._agent_state: dict[str, tuple[AgentState, float]] = {}
         self._flight: dict[str, tuple[float, float | None]] = {}  # call id -> (placed_at, answered_at)
         self._last_now: float | None = None
@@ -404,7 +405,19 @@ class Predictive:
         hour_ab = sum(a for _, _, a in self._hour)
         hour_live = max(sum(l for _, l, _ in self._hour), live_per_hour)
         small = hour_live < LARGE_TEAM_LIVE_PER_HOUR
-        allow = self.allowance(s, live_per_hour, small)
+        budget_rate = live_per_hour
+        if not small:
+            # Large teams spend the budget over the next hour of the live answers the team takes when
+            # busy, not at the recent pace: dialling progressively (after the hourly guard, or while
+            # the estimate catches up with a drop in live answers) slows the pace, which shrank that
+            # horizon, drove the allowance below the fallback and kept the team progressive (M+live_drop:
+            # 58 minutes to recover; see pacing/README.md).
+            # Mean talk from talking time / finished talks (censoring-aware: early in a shift only the
+            # short talks have ended, and their mean would inflate the capacity).
+            talk = est.talk_exposure / est.talk_ends if est.talk_ends >= 10 and est.talk_exposure > 0 else 120.0
+            capacity = active * 3600.0 / max(1.0, talk + est.mean_wrap)
+            budget_rate = max(live_per_hour, capacity)
+        allow = self.allowance(s, budget_rate, small)
         fallback = self.small["fallback"] if small else 0.15
         if allow <= fallback * st.target_abandon_rate:
             return Decision(progressive, f"progressive: abandon budget at risk (allowance {allow:.4f})")
@@ -424,14 +437,17 @@ class Predictive:
             if recent >= burst:
                 return Decision(progressive, f"progressive: {recent} abandons in the last "
                                              f"{self.small['burst_minutes']:g} minutes")
-        taper = self.small["hour_taper"] if small else 0.0
+        # Large teams taper too, from 70 % of the hourly guard down to nothing at the guard: a soft
+        # landing instead of the guard's switch to progressive, which at 15 % live answers costs a
+        # third of the occupancy for the quarter of an hour the old abandons take to age out.
+        taper = self.small["hour_taper"] if small else self.large_hour_taper
         if taper > 0.0:
             room = 1.0 - hour_ab / (factor * st.target_abandon_rate * max(hour_live, 1.0))
             # Capped: after the live rate drops, the team under-dials while the estimate catches up, the
             # hour goes quiet and its room winds up; spent at once when the estimate is right, it drove
             # the hour to the guard and the team to progressive for half an hour (S+live_drop: 92 min to
             # recover with the full room, 0 with the cap; see pacing/README.md).
-            room = min(self.small["room_cap"], max(0.0, room))
+            room = min(self.small["room_cap"] if small else 1.0, max(0.0, room))
             allow *= min(1.0, room / taper)
             if allow <= fallback * st.target_abandon_rate:
                 return Decision(progressive, f"progressive: last hour's abandons {hour_ab} leave no allowance")

@@ -254,3 +254,39 @@ def test_given_an_adaptive_maximum_level_when_vicidial_adapts_then_the_level_sto
         d = policy.decide(snap(agents(ready=4), now=1000.0 + k * 0.5, settings=capped))
     assert policy.level == pytest.approx(1.5)
     assert d.calls_to_place == 6  # 1.5 x 4 agents, no call in flight
+
+
+def test_given_a_large_team_dialling_slowly_when_its_day_nears_the_pacing_line_then_the_budget_still_allows_predictive():
+    # 25 agents whose recent pace is 240 live answers an hour (they were just dialling progressively,
+    # or the live rate dropped) against 580 an hour when busy, and a day at 2.77 % (83 of 3000): the
+    # budget is spent over the next hour of the team's live answers at its capacity, not at the slow
+    # pace of the last minutes, which would read 83 abandons as over budget and keep it progressive.
+    hist = history(n=1300, spacing=4.5)
+    team = agents(ready=5, on_call=20)
+    d = make_policy("predictive", SETTINGS).decide(snap(team, hist=hist, ledger=AbandonLedger(3000, 83, 0.0)))
+    assert "budget" not in d.reason
+    assert d.calls_to_place > 5
+    over = make_policy("predictive", SETTINGS).decide(snap(team, hist=hist, ledger=AbandonLedger(3000, 100, 0.0)))
+    assert "budget" in over.reason and over.calls_to_place == 5
+
+
+def _large_hour(abandons_in_hour, taper=None):
+    """A 20-agent team's decision after 600 live answers in the last hour, `abandons_in_hour` of them
+    abandoned (hourly guard: 1.3 x 3 % x 600 = 23.4 abandons)."""
+    from pacing.policies import Predictive
+    policy = Predictive(SETTINGS) if taper is None else Predictive(SETTINGS, large_hour_taper=taper)
+    hist = history(n=1300, spacing=3.0)
+    a = agents(ready=4, on_call=16)
+    policy.decide(snap(a, hist=hist, ledger=AbandonLedger(3000, 60, 0.0), now=1000.0))
+    return policy.decide(snap(a, hist=hist, ledger=AbandonLedger(3600, 60 + abandons_in_hour, 0.0), now=1001.0))
+
+
+def test_given_a_large_team_when_its_hour_nears_the_hourly_guard_then_the_allowance_tapers_instead_of_a_switch():
+    # full allowance up to 70 % of the guard, then linear to nothing at the guard, where it dials progressively
+    for k, share in ((10, 1.0), (20, (1 - 20 / 23.4) / 0.3)):
+        tapered, untapered = _large_hour(k), _large_hour(k, taper=0.0)
+        assert tapered.detail["allowance"] == pytest.approx(share * untapered.detail["allowance"], rel=1e-6)
+    assert _large_hour(20).calls_to_place < _large_hour(20, taper=0.0).calls_to_place
+    at_guard = _large_hour(23)
+    assert at_guard.calls_to_place == 4 and "hour" in at_guard.reason
+    assert "allowance" in _large_hour(23, taper=0.0).detail  # without the taper it still dials ahead

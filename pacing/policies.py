@@ -186,6 +186,13 @@ class _Estimates:
             return True
         return False
 
+    def talk_rate(self) -> float | None:
+        """Talks ended per second of talking (censoring-aware: counts the talks still going), None
+        until 10 talks have ended. 1 / rate is the mean talk."""
+        if self.talk_ends >= 10 and self.talk_exposure > 0:
+            return self.talk_ends / self.talk_exposure
+        return None
+
     def live_per_hour(self) -> float:
         if len(self.recent) < 2:
             return 0.0
@@ -375,13 +382,15 @@ class Predictive:
     def _calibration(self, floor: float) -> float:
         return min(10.0, max(floor, self._obs / max(self._fc, 1e-9)))
 
-    def allowance(self, s: Snapshot, live_per_hour: float, small: bool = False) -> float:
+    def allowance(self, s: Snapshot, future_per_hour: float, small: bool = False) -> float:
+        """The abandon rate the next calls may risk. future_per_hour: live answers an hour expected
+        ahead, over which the window's remaining budget is spent."""
         r = s.settings.target_abandon_rate
         led = s.ledger
         budget_hours = self.small["budget_hours"] if small else self.budget_hours
         factor = self.small["max_allowance_factor"] if small else self.max_allowance_factor
         early_n = self.small["early_live_answers"] if small else self.early_live_answers
-        future = max(30.0, live_per_hour * budget_hours)
+        future = max(30.0, future_per_hour * budget_hours)
         spend = (0.85 * r * (led.live_answers + future) - led.abandons) / future
         early = min(1.0, led.live_answers / early_n)  # few answers: each abandon weighs heavily
         return min(spend, r * factor * early)
@@ -412,9 +421,10 @@ class Predictive:
             # the estimate catches up with a drop in live answers) slows the pace, which shrank that
             # horizon, drove the allowance below the fallback and kept the team progressive (M+live_drop:
             # 58 minutes to recover; see pacing/README.md).
-            # Mean talk from talking time / finished talks (censoring-aware: early in a shift only the
-            # short talks have ended, and their mean would inflate the capacity).
-            talk = est.talk_exposure / est.talk_ends if est.talk_ends >= 10 and est.talk_exposure > 0 else 120.0
+            # Mean talk from talk_rate, not the mean of finished talks: early in a shift only the short
+            # talks have ended, and their mean would inflate the capacity.
+            rate = est.talk_rate()
+            talk = 1.0 / rate if rate else 120.0
             capacity = active * 3600.0 / max(1.0, talk + est.mean_wrap)
             budget_rate = max(live_per_hour, capacity)
         allow = self.allowance(s, budget_rate, small)
@@ -471,10 +481,10 @@ class Predictive:
         var_f = np.zeros(len(H))
         T = est.talk_sorted
         nT = len(T)
-        if on_call_e and est.talk_ends >= 10 and est.talk_exposure > 0:
+        talk_rate = est.talk_rate()
+        if on_call_e and talk_rate is not None:
             # Hazard of ending a talk: completed talks / talking time (censoring-aware). Where enough
             # finished talks lasted longer than this one has, use their conditional distribution instead.
-            rate = est.talk_ends / est.talk_exposure
             e = np.array(on_call_e)[:, None]
             # The agent is free once the talk *and* the wrap-up after it are over. Small teams average
             # over the observed wrap-up quantiles (P(talk left <= t + limit - W)) instead of subtracting
@@ -494,7 +504,7 @@ class Predictive:
             p = np.zeros((len(on_call_e), len(H)))
             for w in wq:
                 reach = np.maximum(H[None, :] + limit - w, 0.0)
-                pk = np.broadcast_to(1.0 - np.exp(-reach * rate), (len(on_call_e), len(H))).copy()
+                pk = np.broadcast_to(1.0 - np.exp(-reach * talk_rate), (len(on_call_e), len(H))).copy()
                 if use.any():
                     done = np.searchsorted(T, e + reach, side="right") - below_e
                     emp = np.clip(done / np.maximum(surv, 1), 0.0, 1.0)

@@ -296,7 +296,7 @@ class Predictive:
     name = "predictive"
 
     def __init__(self, settings: PacingSettings, *, budget_hours: float = 1.0, max_allowance_factor: float = 0.8,
-                 early_live_answers: float = 150.0, hour_factor: float = 0.7, large_hour_taper: float = 0.3,
+                 early_live_answers: float = 150.0, hour_factor: float = 1.3, large_hour_taper: float = 0.3,
                  small: dict | None = None) -> None:
         # Small teams (fewer than 200 live answers an hour): an hour holds ~100 answers, so an abandon
         # moves that hour's rate by 1 %. A one-hour budget horizon made the allowance swing by a third
@@ -433,7 +433,7 @@ class Predictive:
             return Decision(progressive, f"progressive: abandon budget at risk (allowance {allow:.4f})")
         # Every hour must stay compliant too (small teams): the last 60 minutes' abandons against the
         # live answers of an hour; near the limit, dial progressively until old abandons age out.
-        factor = self.small["hour_factor"] if small else 1.3
+        factor = self.small["hour_factor"] if small else self.hour_factor
         if hour_ab >= factor * st.target_abandon_rate * max(hour_live, 1.0):
             return Decision(progressive, f"progressive: last hour's abandons {hour_ab} at the hourly limit")
         # A cluster of abandons (small teams): the forecast is wrong right now (several lines out per

@@ -10,11 +10,20 @@ N seeds each; prints the comparison tables and writes one PNG per scenario under
 to 1 / pickup rate) and VICIdial (adaptive maximum level 1.0 to 3.0) run at each setting of their knob,
 and each curve is read at predictive's occupancy: the worst-hour abandon that baseline needs to keep
 agents as busy as predictive does. "never" means no setting of the knob reaches that occupancy.
+
+Every row measured is kept under out/pacing_cache/, keyed by the policy, scenario, settings, seeds,
+hours and a hash of pacing/'s source: the simulation is deterministic per seed, so a later run with
+the same key (a --matched sweep after the predictive rows, or the same table again) prints the
+stored row instead of simulating it again. A change to any file of pacing/ changes every key.
+--no-cache ignores the store; runs that draw a plot always simulate.
 """
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import time
+from pathlib import Path
 
 from admin_cli.output import table
 from admin_cli.pacing_cmd import COLUMNS, COMPARE_POLICIES
@@ -25,6 +34,43 @@ from pacing.simulate import (family_levels, family_settings, mean_recovery, reco
                              summarize, value_at)
 
 FAMILIES = ("ratio", "vicidial_adaptive", "vicidial_adaptive_average")
+ROOT = Path(__file__).resolve().parent.parent
+CACHE = ROOT / "out" / "pacing_cache"
+
+
+def _source_hash() -> str:
+    h = hashlib.sha256()
+    for path in sorted((ROOT / "pacing").glob("*.py")):
+        h.update(path.name.encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
+
+
+def measure(policy: str, sc, args, settings=None, need_runs: bool = False):
+    """(row, runs) of ``policy`` on ``sc``: summarize() plus, under stress, the recovery figures.
+    ``runs`` is None when the row came from the store (see the module's docstring)."""
+    key = hashlib.sha256(repr((_SOURCE, policy, sc, settings, args.seeds, args.hours)).encode()).hexdigest()[:24]
+    path = CACHE / f"{sc.label()}-{policy}-{key}.json"
+    if not need_runs and not args.no_cache and path.exists():
+        return json.loads(path.read_text()), None
+    runs = run_many(policy, sc, args.seeds, args.hours, processes=args.processes, settings=settings)
+    row = summarize(runs)
+    if sc.stress != "none":
+        # minutes until trailing abandon and occupancy are back within bounds, per step: of the
+        # seeds' mean trajectory (the policy's response), and of each seed (floor: the level it
+        # settles at after the step when lower; "vs_before": the old level)
+        row["recovery_of_mean_min"] = max(mean_recovery(runs, sc), default=0.0)
+        row["recovery_of_mean_vs_before_min"] = max(mean_recovery(runs, sc, settled=False), default=0.0)
+        rec = [m for r in runs for m in recovery(r, sc)]
+        finite = [m for m in rec if math.isfinite(m)]
+        row["recovery_mean_min"] = sum(finite) / len(finite) if finite else math.inf
+        row["recovery_max_min"] = max(rec) if rec else 0.0
+        row["not_recovered"] = len(rec) - len(finite)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(row))
+    return row, runs
+
+
+_SOURCE = _source_hash()
 
 
 def main() -> None:
@@ -37,40 +83,28 @@ def main() -> None:
     ap.add_argument("--processes", type=int, default=2)
     ap.add_argument("--no-plot", action="store_true")
     ap.add_argument("--matched", action="store_true", help="add the equal-occupancy comparison (see above)")
+    ap.add_argument("--no-cache", action="store_true", help="simulate every row again (see above)")
     args = ap.parse_args()
     for name in args.scenarios.split(","):
         for stress in args.stress.split(","):
             sc = scenario(name, stress)
             t0 = time.monotonic()
-            results = {p: run_many(p, sc, args.seeds, args.hours, processes=args.processes)
-                       for p in args.policies.split(",")}
+            measured = {p: measure(p, sc, args, need_runs=not args.no_plot) for p in args.policies.split(",")}
             print(f"\n== scenario {sc.label()}: {sc.agents} agents, {sc.live_rate:.0%} live, "
                   f"{args.seeds} seeds x {args.hours:g} h ({time.monotonic() - t0:.0f} s)")
-            rows, cols = [], list(COLUMNS)
-            for runs in results.values():
-                row = summarize(runs)
-                if sc.stress != "none":
-                    # minutes until trailing abandon and occupancy are back within bounds, per step:
-                    # of the seeds' mean trajectory (the policy's response), and of each seed
-                    # (floor: the level it settles at after the step when lower; "vs_before": the old level)
-                    row["recovery_of_mean_min"] = max(mean_recovery(runs, sc), default=0.0)
-                    row["recovery_of_mean_vs_before_min"] = max(mean_recovery(runs, sc, settled=False), default=0.0)
-                    rec = [m for r in runs for m in recovery(r, sc)]
-                    finite = [m for m in rec if math.isfinite(m)]
-                    row["recovery_mean_min"] = sum(finite) / len(finite) if finite else math.inf
-                    row["recovery_max_min"] = max(rec) if rec else 0.0
-                    row["not_recovered"] = len(rec) - len(finite)
-                rows.append(row)
+            rows = [row for row, _ in measured.values()]
+            cols = list(COLUMNS)
             if sc.stress != "none":
                 cols += ["recovery_of_mean_min", "recovery_of_mean_vs_before_min", "recovery_mean_min", "recovery_max_min", "not_recovered"]
             print(table(rows, cols), flush=True)
             if args.matched:
                 pred = next((r for r in rows if r["policy"] == "predictive"), None)
                 if pred is None:
-                    pred = summarize(run_many("predictive", sc, args.seeds, args.hours, processes=args.processes))
+                    pred = measure("predictive", sc, args)[0]
                 matched(sc, pred, args)
             if args.no_plot:
                 continue
+            results = {p: runs for p, (_, runs) in measured.items()}
             path = plot_compare(results, f"out/pacing_{sc.label()}.png",
                                 title=f"Scenario {sc.label()}: {sc.agents} agents, {sc.live_rate:.0%} live answers")
             print(f"plot: {path}", flush=True)
@@ -87,8 +121,7 @@ def matched(sc, pred: dict, args) -> None:
             # the hard limit's drop to 1.0, the same runs
             same = "vicidial_adaptive" if family == "vicidial_adaptive_average" and level <= 2.0 else family
             if (same, level) not in done:
-                done[same, level] = summarize(run_many(same, sc, args.seeds, args.hours, processes=args.processes,
-                                                       settings=family_settings(same, sc, level)))
+                done[same, level] = measure(same, sc, args, settings=family_settings(same, sc, level))[0]
             row = done[same, level]
             sweep.append({"policy": family, "level": level, **{k: row[k] for k in
                           ("abandon_%", "worst_hour_%", "worst_hour_max_%", "occupancy", "peak_lines/agent")}})

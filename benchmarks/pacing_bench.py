@@ -14,14 +14,15 @@ agents as busy as predictive does. "never" means no setting of the knob reaches 
 Every row measured is kept under out/pacing_cache/, keyed by the policy, scenario, settings, seeds,
 hours and a hash of pacing/'s source: the simulation is deterministic per seed, so a later run with
 the same key (a --matched sweep after the predictive rows, or the same table again) prints the
-stored row instead of simulating it again. A change to any file of pacing/ changes every key.
---no-cache ignores the store; runs that draw a plot always simulate.
+stored row (and, for a plot, the stored runs) instead of simulating it again. A change to any file
+of pacing/ changes every key. --no-cache ignores the store.
 """
 from __future__ import annotations
 
 import argparse
 import hashlib
 import json
+import pickle
 import time
 from pathlib import Path
 
@@ -47,11 +48,13 @@ def _source_hash() -> str:
 
 def measure(policy: str, sc, args, settings=None, need_runs: bool = False):
     """(row, runs) of ``policy`` on ``sc``: summarize() plus, under stress, the recovery figures.
-    ``runs`` is None when the row came from the store (see the module's docstring)."""
+    ``runs`` is None when the row came from the store and ``need_runs`` is false (see the module's
+    docstring)."""
     key = hashlib.sha256(repr((_SOURCE, policy, sc, settings, args.seeds, args.hours)).encode()).hexdigest()[:24]
     path = CACHE / f"{sc.label()}-{policy}-{key}.json"
-    if not need_runs and not args.no_cache and path.exists():
-        return json.loads(path.read_text()), None
+    runs_path = path.with_suffix(".pkl")
+    if not args.no_cache and path.exists() and (not need_runs or runs_path.exists()):
+        return json.loads(path.read_text()), (pickle.loads(runs_path.read_bytes()) if need_runs else None)
     runs = run_many(policy, sc, args.seeds, args.hours, processes=args.processes, settings=settings)
     row = summarize(runs)
     if sc.stress != "none":
@@ -66,6 +69,7 @@ def measure(policy: str, sc, args, settings=None, need_runs: bool = False):
         row["recovery_max_min"] = max(rec) if rec else 0.0
         row["not_recovered"] = len(rec) - len(finite)
     CACHE.mkdir(parents=True, exist_ok=True)
+    runs_path.write_bytes(pickle.dumps(runs))
     path.write_text(json.dumps(row))
     return row, runs
 

@@ -297,7 +297,7 @@ class Predictive:
 
     def __init__(self, settings: PacingSettings, *, budget_hours: float = 1.0, max_allowance_factor: float = 0.8,
                  early_live_answers: float = 150.0, hour_factor: float = 1.3, large_hour_taper: float = 0.3,
-                 small: dict | None = None) -> None:
+                 large_fallback: float = 0.0, small: dict | None = None) -> None:
         # Small teams (fewer than 200 live answers an hour): an hour holds ~100 answers, so an abandon
         # moves that hour's rate by 1 %. A one-hour budget horizon made the allowance swing by a third
         # of the target per abandon (dial hard, then progressive), which costs occupancy; a steady,
@@ -311,6 +311,7 @@ class Predictive:
         self.early_live_answers = early_live_answers
         self.hour_factor = hour_factor
         self.large_hour_taper = large_hour_taper
+        self.large_fallback = large_fallback
         self._agent_state: dict[str, tuple[AgentState, float]] = {}
         self._flight: dict[str, tuple[float, float | None]] = {}  # call id -> (placed_at, answered_at)
         self._last_now: float | None = None
@@ -428,7 +429,12 @@ class Predictive:
             capacity = active * 3600.0 / max(1.0, talk + est.mean_wrap)
             budget_rate = max(live_per_hour, capacity)
         allow = self.allowance(s, budget_rate, small)
-        fallback = self.small["fallback"] if small else 0.15
+        # Large teams fall back only when nothing is left to spend. A floor of 15 % of the target (it
+        # was) switched M+live_drop teams whose day ran just above the pacing line to progressive
+        # as soon as the hourly taper trimmed the allowance: occupancy 0.70 for 10-25 minutes in 13
+        # of 20 shifts after the step, where a small allowance still keeps agents busy without
+        # abandons (pacing/README.md, "Large teams: fallback").
+        fallback = self.small["fallback"] if small else self.large_fallback
         if allow <= fallback * st.target_abandon_rate:
             return Decision(progressive, f"progressive: abandon budget at risk (allowance {allow:.4f})")
         # Every hour must stay compliant too (small teams): the last 60 minutes' abandons against the

@@ -270,6 +270,19 @@ def test_given_a_large_team_dialling_slowly_when_its_day_nears_the_pacing_line_t
     assert "budget" in over.reason and over.calls_to_place == 5
 
 
+def test_given_a_large_team_with_little_budget_left_when_it_decides_then_it_still_dials_ahead_until_none_is_left():
+    # A day at 91 of 3000 leaves an allowance of about 0.37 %: small, but it still places a line ahead
+    # of the 5 ready agents (a switch to progressive here cost M+live_drop a third of its occupancy for
+    # 10-25 minutes in most shifts). At 94 the budget over the next hour is spent: progressive.
+    hist = history(n=1300, spacing=4.5)
+    team = agents(ready=5, on_call=20)
+    low = make_policy("predictive", SETTINGS).decide(snap(team, hist=hist, ledger=AbandonLedger(3000, 91, 0.0)))
+    assert 0.0 < low.detail["allowance"] < 0.15 * SETTINGS.target_abandon_rate
+    assert low.calls_to_place > 5 and low.reason.startswith("predictive")
+    spent = make_policy("predictive", SETTINGS).decide(snap(team, hist=hist, ledger=AbandonLedger(3000, 94, 0.0)))
+    assert "budget" in spent.reason and spent.calls_to_place == 5
+
+
 def _large_hour(abandons_in_hour, taper=None):
     """A 20-agent team's decision after 600 live answers in the last hour, `abandons_in_hour` of them
     abandoned (hourly guard: 1.3 x 3 % x 600 = 23.4 abandons)."""
@@ -287,6 +300,8 @@ def test_given_a_large_team_when_its_hour_nears_the_hourly_guard_then_the_allowa
         tapered, untapered = _large_hour(k), _large_hour(k, taper=0.0)
         assert tapered.detail["allowance"] == pytest.approx(share * untapered.detail["allowance"], rel=1e-6)
     assert _large_hour(20).calls_to_place < _large_hour(20, taper=0.0).calls_to_place
-    at_guard = _large_hour(23)
-    assert at_guard.calls_to_place == 4 and "hour" in at_guard.reason
+    near = _large_hour(23)  # 23 of 23.4: almost nothing left of the hour's room
+    assert near.detail["allowance"] < 0.1 * _large_hour(23, taper=0.0).detail["allowance"]
+    at_guard = _large_hour(24)
+    assert at_guard.calls_to_place == 4 and "hourly limit" in at_guard.reason
     assert "allowance" in _large_hour(23, taper=0.0).detail  # without the taper it still dials ahead

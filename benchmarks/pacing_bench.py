@@ -31,8 +31,7 @@ from admin_cli.pacing_cmd import COLUMNS, COMPARE_POLICIES
 from pacing.plot import plot_compare
 import math
 
-from pacing.simulate import (abandon_bound, family_levels, family_settings, mean_recovery, occupancy_floor, recovery,
-                             recovery_minutes, run_many, scenario, stress_steps,
+from pacing.simulate import (family_levels, family_settings, mean_recovery, recovery, run_many, scenario,
                              summarize, value_at)
 
 FAMILIES = ("ratio", "vicidial_adaptive", "vicidial_adaptive_average")
@@ -92,14 +91,8 @@ def late_without_stress(policy: str, sc, args) -> int | None:
     _, runs_path = _paths(policy, scenario(sc.name, "none"), None, args)
     if args.no_cache or not runs_path.exists():
         return None
-    late = 0
-    for r in pickle.loads(runs_path.read_bytes()):
-        steps = stress_steps(sc, r.hours)
-        for step in steps:
-            m = recovery_minutes(r.minute_live, r.minute_abandons, r.minute_occupancy, step, abandon_bound(sc.agents),
-                                 occupancy_floor(r.minute_occupancy, steps, step))
-            late += m > LATE
-    return late
+    # recovery() takes the steps, bounds and floors from ``sc`` and the trajectories from the run
+    return sum(m > LATE for r in pickle.loads(runs_path.read_bytes()) for m in recovery(r, sc))
 
 
 def main() -> None:
@@ -154,22 +147,21 @@ def matched(sc, pred: dict, args) -> None:
     for family in FAMILIES:
         points, run_abandon = [], []
         levels = family_levels(family, sc)
-        if args.top_first:
-            # More lines per agent never make agents idler: when the knob's top setting stays below
-            # predictive's occupancy, no setting reaches it ("never") and the rest need not run.
-            top = levels[-1]
-            same = "vicidial_adaptive" if family == "vicidial_adaptive_average" and top <= 2.0 else family
-            if (same, top) not in done:
-                done[same, top] = measure(same, sc, args, settings=family_settings(same, sc, top))[0]
-            if done[same, top]["occupancy"] < pred["occupancy"]:
-                levels = [top]
-        for level in levels:
+
+        def row_at(level: float) -> dict:
             # VICIdial "average" halves the level, never below 1.0: up to a maximum of 2.0 that is
             # the hard limit's drop to 1.0, the same runs
             same = "vicidial_adaptive" if family == "vicidial_adaptive_average" and level <= 2.0 else family
             if (same, level) not in done:
                 done[same, level] = measure(same, sc, args, settings=family_settings(same, sc, level))[0]
-            row = done[same, level]
+            return done[same, level]
+
+        # More lines per agent never make agents idler: when the knob's top setting stays below
+        # predictive's occupancy, no setting reaches it ("never") and the rest need not run.
+        if args.top_first and row_at(levels[-1])["occupancy"] < pred["occupancy"]:
+            levels = levels[-1:]
+        for level in levels:
+            row = row_at(level)
             sweep.append({"policy": family, "level": level, **{k: row[k] for k in
                           ("abandon_%", "worst_hour_%", "worst_hour_max_%", "occupancy", "peak_lines/agent")}})
             points.append((row["occupancy"], row["worst_hour_%"]))

@@ -109,14 +109,13 @@ def list_contacts_cmd(ctx: CliContext, expression, limit, as_json) -> None:
     """List directory contacts."""
     from sqlalchemy import func, select
 
-    from ari_app.db.tables import Contact, ContactPhone
+    from ari_app.db.tables import Contact
     from ari_app.services import filters as flt
 
     async def run(db):
         async with db.transaction() as s:
             q = select(Contact.id, Contact.name, Contact.email, Contact.timezone, Contact.custom,
-                       select(func.string_agg(ContactPhone.e164, ",")).where(ContactPhone.contact_id == Contact.id)
-                       .correlate(Contact).scalar_subquery().label("phones")).order_by(Contact.id).limit(limit)
+                       func.array_to_string(Contact.phones, ",").label("phones")).order_by(Contact.id).limit(limit)
             if expression:
                 q = q.where(flt.compile_filter(await flt.resolve(s, expression), flt.CONTACTS))
             return [dict(r) for r in (await s.execute(q)).mappings()]

@@ -42,6 +42,7 @@ def demo(ctx: CliContext, agents: int, contacts: int, time_scale: float, duratio
 async def _seed_campaign(db, name: str, agents: int, contacts: int, rng: random.Random) -> tuple[int, list[str]]:
     from sqlalchemy import text
 
+    from ari_app.db.partitions import ensure_entries_partition
     from ari_app.services.pins import hash_pin
 
     exts = [f"2{i:03d}" for i in range(1, agents + 1)]
@@ -69,6 +70,7 @@ async def _seed_campaign(db, name: str, agents: int, contacts: int, rng: random.
             await s.execute(text("insert into campaign_agents values (:c, :a)"), {"c": cid, "a": agent_id})
         contact_id = (await s.execute(text("insert into contacts (name) values ('demo') returning id"))).scalar_one()
         numbers = rng.sample(range(10_000_000), contacts)
+        await ensure_entries_partition(s, cid)
         await s.execute(text(
             "insert into campaign_entries (campaign_id, contact_id, phone_e164, timezone) "
             "select :c, :k, '+3906' || lpad(n::text, 8, '0'), 'Europe/Rome' from unnest(cast(:nums as int[])) n"),

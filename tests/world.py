@@ -72,6 +72,7 @@ def add_agent(sql, ext: str, pin: str = "1234", campaigns=(), name=None) -> int:
 def add_entries(sql, cid: int, numbers, tz="Europe/Rome", **cols) -> list[int]:
     contact = sql("insert into contacts (name) values ('test') returning id")[0]["id"]
     ids = []
+    sql("select dialer_entries_partition(%s)", (cid,))  # the campaign's partition (migration 0005)
     for number in numbers:
         extra = ", ".join(cols)
         marks = ", ".join(["%s"] * len(cols))

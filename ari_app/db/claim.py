@@ -17,8 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ari_app.domain.enums import EntryState
 from ari_app.domain.time_rules import CallingHours
 
-# How it stays fast on 10 million entries: the claim index is ordered by zone first
-# (campaign_id, timezone, priority desc, due_at, id) where state = 'ready'. A recursive loose index
+# How it stays fast on 10 million entries: campaign_id = :campaign_id picks the campaign's partition
+# (migration 0005), whose claim index is ordered by zone first (timezone, priority desc, due_at, id)
+# where state = 'ready'. A recursive loose index
 # scan lists the zones the campaign actually has (a few index probes), those outside calling hours
 # are dropped (checked in SQL for those few zones only), and each open zone contributes its own top-N in index order (a lateral LIMIT), which
 # are merged. Entries of closed zones are never read, however many pile up while their night lasts.
@@ -51,7 +52,7 @@ picked as (
 update campaign_entries e
    set state = :new_state, lease_owner = :lease_owner, lease_until = :lease_until, updated_at = :now
   from picked
- where e.id = picked.id
+ where e.id = picked.id and e.campaign_id = :campaign_id
 returning e.id, e.contact_id, e.phone_e164, e.timezone, e.attempts, e.owner_agent_id, e.progressive_only,
           e.priority
 """

@@ -143,7 +143,12 @@ class CampaignAgent(Base):
 
 
 class Contact(Base):
+    """A directory contact. Partitioned by id range (migration 0005): contacts_main holds ids from
+    the contacts_id_seq sequence (below 2^32), and each big import has a contact list of its own,
+    ids [k * 2^32, (k + 1) * 2^32) (ari_app/db/partitions.py)."""
+
     __tablename__ = "contacts"
+    __table_args__ = ({"postgresql_partition_by": "RANGE (id)"},)
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     name: Mapped[str | None] = mapped_column(Text)
     email: Mapped[str | None] = mapped_column(Text)
@@ -151,22 +156,21 @@ class Contact(Base):
     timezone: Mapped[str | None] = mapped_column(Text)  # null: could not be determined
     timezone_override: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     created_at: Mapped[dt.datetime] = mapped_column(TS, server_default=func.now())
-
-
-class ContactPhone(Base):
-    __tablename__ = "contact_phones"
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
-    e164: Mapped[str] = mapped_column(Text, index=True)
-    raw: Mapped[str | None] = mapped_column(Text)
-    position: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    # The contact's numbers in E.164; its entries dial the first.
+    phones: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=text("'{}'"))
 
 
 class CampaignEntry(Base):
+    """A contact in a campaign. Partitioned by campaign (migration 0005): campaign_entries_<id>
+    holds one campaign's entries and is made by ``dialer_entries_partition(id)`` (see
+    ari_app/db/partitions.py) before its first entry is written."""
+
     __tablename__ = "campaign_entries"
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
-    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    # References checked by triggers, not foreign keys (see migration 0005): campaign and contact
+    # deletes cascade, agent and status deletes clear.
+    campaign_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    contact_id: Mapped[int] = mapped_column(BigInteger)
     phone_e164: Mapped[str] = mapped_column(Text)
     timezone: Mapped[str | None] = mapped_column(Text)  # the contact's zone, denormalised for the claim
     state: Mapped[str] = mapped_column(Text, server_default=text("'ready'"))
@@ -180,9 +184,9 @@ class CampaignEntry(Base):
         # exists for the claim index only.
         deferred=True,
     )
-    owner_agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
+    owner_agent_id: Mapped[int | None] = mapped_column(Integer)
     last_outcome: Mapped[str | None] = mapped_column(Text)
-    last_status_id: Mapped[int | None] = mapped_column(ForeignKey("campaign_statuses.id", ondelete="SET NULL"))
+    last_status_id: Mapped[int | None] = mapped_column(Integer)
     priority: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     progressive_only: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     lease_owner: Mapped[str | None] = mapped_column(Text)
@@ -190,10 +194,10 @@ class CampaignEntry(Base):
     created_at: Mapped[dt.datetime] = mapped_column(TS, server_default=func.now())
     updated_at: Mapped[dt.datetime] = mapped_column(TS, server_default=func.now())
     __table_args__ = (
-        UniqueConstraint("campaign_id", "phone_e164", name="uq_entry_campaign_phone"),
-        Index(
+        # Number first: it also serves lookups by number across campaigns.
+        UniqueConstraint("phone_e164", "campaign_id", name="uq_entry_phone_campaign"),
+        Index(  # one per partition (campaign), hence without campaign_id
             "ix_entries_claim",
-            "campaign_id",
             "timezone",
             text("priority DESC"),
             "due_at",
@@ -201,7 +205,7 @@ class CampaignEntry(Base):
             postgresql_where=text("state = 'ready'"),
         ),
         Index("ix_entries_contact", "contact_id"),
-        Index("ix_entries_phone", "phone_e164"),
+        {"postgresql_partition_by": "LIST (campaign_id)"},
     )
 
 
@@ -211,7 +215,9 @@ class Attempt(Base):
 
     __tablename__ = "attempts"
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    entry_id: Mapped[int | None] = mapped_column(ForeignKey("campaign_entries.id", ondelete="SET NULL"))
+    # A campaign entry's id, checked by a trigger (a foreign key cannot reference a partitioned
+    # table's id alone); deleting the entry sets it to NULL (migration 0005).
+    entry_id: Mapped[int | None] = mapped_column(BigInteger)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="RESTRICT"))
     contact_id: Mapped[int | None] = mapped_column(BigInteger)
     phone_e164: Mapped[str] = mapped_column(Text)
@@ -307,7 +313,7 @@ class Callback(Base):
     __tablename__ = "callbacks"
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
-    entry_id: Mapped[int] = mapped_column(ForeignKey("campaign_entries.id", ondelete="CASCADE"))
+    entry_id: Mapped[int] = mapped_column(BigInteger)  # checked by a trigger; deleted with its entry (0005)
     contact_id: Mapped[int] = mapped_column(BigInteger)
     phone_e164: Mapped[str] = mapped_column(Text)  # may differ from the entry's number
     due_at: Mapped[dt.datetime] = mapped_column(TS)

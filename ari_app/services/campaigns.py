@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
+from ari_app.db.partitions import ensure_entries_partition
 from ari_app.db.runtime import Database
 from ari_app.domain import campaign_settings as cs
 from ari_app.domain.dialability import campaign_activity
@@ -292,6 +293,7 @@ async def clone_campaign(db: Database, source: str, new_name: str, *, with_conta
         ), {"new": new_id, "src": src["id"]})
         entries = 0
         if with_contacts:
+            await ensure_entries_partition(s, new_id)
             result = await s.execute(text(
                 "insert into campaign_entries (campaign_id, contact_id, phone_e164, timezone, state, attempts, priority) "
                 "select :new, contact_id, phone_e164, timezone, 'ready', 0, priority from campaign_entries "

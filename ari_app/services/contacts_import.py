@@ -18,14 +18,22 @@ Policy (what an admin can rely on):
 * ``dry_run`` does everything, including the duplicate and do-not-call checks against the
   database, and rolls back before writing.
 
-Speed (benchmarks/import_bench.py): rows are validated in Python in batches of ``BATCH_ROWS`` in a
-worker thread, while the event loop writes the previous batch, already turned into COPY text, with
-COPY straight into contacts, contact_phones and campaign_entries (no staging table, no INSERT ...
-SELECT). Contact ids are reserved from the sequence in one statement up front so the three tables'
-lines can be written without a round trip. Duplicates against the campaign and do-not-call numbers
-are found per batch with one statement (an index probe per number) before the batch is written.
-Foreign-key checks that cannot fail are skipped when the role may (see _skip_redundant_fk_checks);
-the cyclic garbage collector is paused during the import. All batches share one transaction.
+Speed (benchmarks/import_bench.py, goal 100 000 rows/s on two cores):
+
+* The file is parsed while the transaction starts. Its chunks of ``BATCH_ROWS`` rows are validated
+  a column at a time (``stage_chunks``: C-level passes over each column, no Python code per row)
+  by two forked processes for a big file, a thread for a small one, while the event loop writes
+  the previous chunk, already COPY text, with COPY (no staging table, no INSERT ... SELECT). Repeats
+  across chunks are dropped in order by the writer (``drop_repeats``).
+* A campaign's first big import writes a partition of its own (ari_app/db/partitions.py) whose
+  indexes are built once at the end, and a big import's contacts go to a contact list of their
+  own whose ids need no sequence; with wal_level = minimal (the embedded server) neither table's
+  rows go through the WAL. An import into a campaign that has entries COPYs through its
+  partition's indexes, in number order.
+* Duplicates against the campaign and do-not-call numbers are found per chunk with one statement
+  (an index probe per number) before it is written. Reference checks that cannot fail are skipped
+  when the role may (see _skip_redundant_fk_checks); the cyclic garbage collector is paused. All
+  chunks share one transaction.
 """
 from __future__ import annotations
 
@@ -33,22 +41,26 @@ import asyncio
 import codecs
 import contextlib
 import csv
+import functools
 import gc
 import io
 import itertools
 import logging
+import operator
 import re
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Sequence
 
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from ari_app.db.partitions import (ContactList, FreshPartition, ensure_entries_partition, has_partition,
+                                   may_create_partitions)
 from ari_app.db.runtime import Database
-from ari_app.domain.phones import PhoneError, PhoneNormaliser, valid_zone
+from ari_app.domain.phones import PhoneNormaliser, valid_zone
 from ari_app.errors import NotFound, UserError
 
 log = logging.getLogger(__name__)
@@ -190,9 +202,11 @@ def _delim_name(d: str) -> str:
 
 
 def _records(text_: str, delim: str, has_header: bool):
-    """Header (None: no non-blank row), width and (line, cells) rows; UserError for a broken structure."""
+    """Header (None: no non-blank row), width, line numbers and records; UserError for a broken
+    structure."""
     reader = csv.reader(io.StringIO(text_, newline=""), delimiter=delim, strict=True)
-    rows: list[tuple[int, list[str]]] = []
+    lines: list[int] = []
+    records: list[list[str]] = []
     header: list[str] | None = None
     width = 0
     prev = 0
@@ -213,59 +227,68 @@ def _records(text_: str, delim: str, has_header: bool):
                 raise UserError(
                     f"line {line} has {len(cells)} fields but {what} {width}, so its columns would shift "
                     f"(an unquoted {_delim_name(delim)!r} inside a value, or the wrong --delimiter); nothing was imported")
-            rows.append((line, cells))
+            lines.append(line)
+            records.append(cells)
     except csv.Error:
         line = prev + 1
         raise UserError(f"line {line} has unbalanced quotes (a quoted value that starts there is not closed "
                         f"properly); nothing was imported") from None
-    return header, width, rows
+    return header, width, lines, records
 
 
 def _records_fast(text_: str, delim: str, has_header: bool):
     """What :func:`_records` returns, for the usual file whose records are one line each and of
     one width, in C-level passes (csv into a list, widths through ``map``) instead of a Python
-    loop per row; ``(None, 0, [])`` for anything else, which then takes the exact path."""
+    loop per row; ``(None, 0, [], [])`` for anything else, which then takes the exact path."""
     reader = csv.reader(io.StringIO(text_, newline=""), delimiter=delim, strict=True)
     try:
         records = list(reader)
     except csv.Error:
-        return None, 0, []
+        return None, 0, [], []
     if reader.line_num != len(records) or not records:
-        return None, 0, []  # a quoted value spans lines: line numbers need the exact path
-    if any([not "".join(r).strip() for r in records]):
-        return None, 0, []  # blank rows are skipped and shift the line numbers
+        return None, 0, [], []  # a quoted value spans lines: line numbers need the exact path
+    if not all(map(str.strip, map("".join, records))):
+        return None, 0, [], []  # blank rows are skipped and shift the line numbers
     width = len(records[0])
     if set(map(len, records)) != {width}:
-        return None, 0, []  # the exact path names the first line that differs
+        return None, 0, [], []  # the exact path names the first line that differs
     if has_header:
         header = [c.strip() for c in records[0]]
-        rows = list(zip(range(2, len(records) + 1), records[1:]))
-    else:
-        header = [f"col{i}" for i in range(1, width + 1)]
-        rows = list(zip(range(1, len(records) + 1), records))
-    return header, width, rows
+        del records[0]
+        return header, width, range(2, len(records) + 2), records
+    header = [f"col{i}" for i in range(1, width + 1)]
+    return header, width, range(1, len(records) + 1), records
 
 
 @dataclass
 class Table:
     header: list[str]  # column names (col<N> without a header)
     has_header: bool
-    rows: list[tuple[int, list[str]]]  # (line number, cells)
+    lines: Sequence[int]  # the line number of each record
+    records: list[list[str]]  # cells, all of the header's width
     encoding: str
     delimiter: str
 
 
-def read_table(path: str | Path, *, has_header: bool = True, delimiter: str | None = None,
-               encoding: str | None = None, display_name: str | None = None) -> Table:
-    name = display_name or str(path)
+def read_bytes(path: str | Path, name: str | None = None) -> bytes:
+    name = name or str(path)
     try:
-        data = Path(path).read_bytes()
+        return Path(path).read_bytes()
     except FileNotFoundError:
         raise UserError(f"file {name} does not exist") from None
     except IsADirectoryError:
         raise UserError(f"{name} is a directory, not a CSV file") from None
     except PermissionError:
         raise UserError(f"file {name} cannot be read (permission denied)") from None
+
+
+def read_table(path: str | Path, *, has_header: bool = True, delimiter: str | None = None,
+               encoding: str | None = None, display_name: str | None = None, data: bytes | None = None) -> Table:
+    """The file's records, checked for structure (UserError naming the line otherwise); ``data``:
+    its bytes, when the caller has read them already."""
+    name = display_name or str(path)
+    if data is None:
+        data = read_bytes(path, name)
     if not data.strip(b" \t\r\n") or data.strip(b" \t\r\n") == codecs.BOM_UTF8:
         raise UserError(f"{name} is empty; nothing was imported")
     text_, codec = decode(data, name, encoding)
@@ -274,9 +297,9 @@ def read_table(path: str | Path, *, has_header: bool = True, delimiter: str | No
         if len(delimiter) != 1:
             raise UserError(f"--delimiter {delimiter!r} must be one character (or 'tab')")
     delim = delimiter or sniff_delimiter(text_)
-    header, width, rows = _records_fast(text_, delim, has_header)
+    header, width, lines, records = _records_fast(text_, delim, has_header)
     if header is None:
-        header, width, rows = _records(text_, delim, has_header)
+        header, width, lines, records = _records(text_, delim, has_header)
     if header is None:
         raise UserError(f"{name} is empty; nothing was imported")
     if has_header:
@@ -287,9 +310,9 @@ def read_table(path: str | Path, *, has_header: bool = True, delimiter: str | No
             if col in seen:
                 raise UserError(f"column {col!r} appears twice in the header of {name}; nothing was imported")
             seen[col] = i
-        if not rows:
+        if not records:
             raise UserError(f"{name} has a header but no data rows; nothing was imported")
-    return Table(header, has_header, rows, codec, delim)
+    return Table(header, has_header, lines, records, codec, delim)
 
 
 # --- mapping ---------------------------------------------------------------------------------------
@@ -409,142 +432,235 @@ def _c(value: str | None) -> str:
 
 @dataclass
 class Batch:
-    """Validated rows of one chunk, already as COPY text lines (one string per row, '\n' included).
-
-    ``phones``, ``lines``, ``contacts`` and ``unknown_zone`` are in file order; ``sorted_phones``,
-    ``phone_rows`` and ``entries`` in phone order (a row's ``phone_rows`` item holds its extra numbers
-    too)."""
+    """Validated rows of one chunk of the file, in file order: ``phones`` (each row's entry
+    number), ``lines`` and ``unknown_zone`` per row, and the rows as COPY text for contacts and
+    campaign_entries (one line each: COPY text escapes newlines), joined, so that a batch crosses
+    from a child process as two strings rather than a hundred thousand."""
 
     phones: list[str] = field(default_factory=list)
     lines: list[int] = field(default_factory=list)
-    contacts: list[str] = field(default_factory=list)
     unknown_zone: list[bool] = field(default_factory=list)
-    sorted_phones: list[str] = field(default_factory=list)
-    phone_rows: list[str] = field(default_factory=list)
-    entries: list[str] = field(default_factory=list)
-    done: int = 0  # rows of the file read so far (accepted or not)
+    contacts: str = ""
+    entries: str = ""
+    rows: int = 0  # rows of the file in this chunk (accepted or not)
+    done: int = 0  # rows of the file up to the end of this chunk
+
+    def keep_only(self, keep: list[bool]) -> None:
+        """Drop the rows whose ``keep`` is false."""
+        self.phones = list(itertools.compress(self.phones, keep))
+        self.lines = list(itertools.compress(self.lines, keep))
+        self.unknown_zone = list(itertools.compress(self.unknown_zone, keep))
+        self.contacts = _text(itertools.compress(_text_rows(self.contacts), keep))
+        self.entries = _text(itertools.compress(_text_rows(self.entries), keep))
 
 
-def _json_object_encoder(names: list[str]) -> Callable[[list[str]], str]:
-    """``json.dumps({name: value for non-empty values}, ensure_ascii=False, separators=(",", ":"))``
-    for a fixed list of keys, with the keys encoded once (the C string encoder does the values):
-    the generic encoder's per-row set-up cost as much as validating the phone."""
+def _text_rows(text_: str) -> list[str]:
+    return text_.split("\n")[:-1]
+
+
+def _text(rows) -> str:
+    joined = "\n".join(rows)
+    return joined + "\n" if joined else ""
+
+
+def _json_objects(names: list[str], columns: list[list[str]], n: int) -> list[str]:
+    """Per row, ``json.dumps({name: value for the non-empty values}, ensure_ascii=False,
+    separators=(",", ":"))``, a column at a time: each distinct value through the C string encoder
+    once (custom columns are mostly a city, a segment, a code), the members of a row joined by
+    ``str.join``."""
     from json.encoder import encode_basestring
 
-    keys = [encode_basestring(n) + ":" for n in names]
+    if not names:
+        return ["{}"] * n
+    members = []
+    gaps = False
+    for name, values in zip(names, columns):
+        key = encode_basestring(name) + ":"
+        distinct = set(values)
+        if len(distinct) * 4 < n:
+            encoded = {v: key + encode_basestring(v) for v in distinct}
+            member = list(map(encoded.__getitem__, values))
+        else:
+            member = list(map(key.__add__, map(encode_basestring, values)))
+        if "" in distinct:  # empty values are left out
+            gaps = True
+            for i in itertools.compress(range(n), map(operator.not_, values)):
+                member[i] = ""
+        members.append(member)
+    if len(members) == 1:
+        return [f"{{{m}}}" for m in members[0]]
+    if gaps:
+        return ["{" + ",".join(filter(None, t)) + "}" for t in zip(*members)]
+    return ["{" + ",".join(t) + "}" for t in zip(*members)]
 
-    def encode(values: list[str]) -> str:
-        return "{" + ",".join([k + encode_basestring(v) for k, v in zip(keys, values) if v]) + "}"
 
-    return encode
+def _copy_text(values: list[str]) -> list[str]:
+    """``values`` in COPY text format (only a column that holds an escape character pays for it)."""
+    if _NEEDS_ESCAPE.search("".join(values)):
+        return list(map(_c, values))
+    return values
+
+
+def _null_if_empty(values) -> list[str]:
+    return [v or _NULL for v in values]
 
 
 def stage_rows(table: Table, mapping: Mapping, region: str, report: ImportReport,
                progress: Callable[[int], None] | None = None, chunk: int = COPY_CHUNK, *,
-               contact_ids: Iterator[int] | None = None, campaign_id: int = 0) -> Iterator[Batch]:
+               contact_ids: Sequence[int] | None = None, campaign_id: int = 0) -> Iterator[Batch]:
     """Validate and normalise rows, drop repeats within the file; yield the accepted rows in
-    chunks as COPY text lines for contacts, contact_phones and campaign_entries. Pure (no I/O):
-    contact ids come from ``contact_ids`` (reserved from the sequence by the caller)."""
-    normalise = PhoneNormaliser(region).normalise
-    ids = contact_ids if contact_ids is not None else itertools.count(1)
+    chunks as COPY text lines for contacts and campaign_entries. Pure (no I/O): contact ids come
+    from ``contact_ids``, one per row of the file (reserved from the sequence by the caller).
+
+    The same as :func:`stage_chunks` followed by :func:`drop_repeats`, which the import runs in
+    separate processes.
+    """
     seen: dict[str, int] = {}
-    phone_cols = list(zip(mapping.phones, mapping.phone_names))
-    name_i, email_i, tz_i = mapping.name, mapping.email, mapping.timezone
-    custom_idx = [i for i, _ in mapping.custom]
-    custom_json = _json_object_encoder([n for _, n in mapping.custom])
-    problems = report.problems
-    header = table.header
-    cid = str(campaign_id)
-    needs_escape = _NEEDS_ESCAPE.search
-    batch = Batch()
-    by_phone: list[tuple[str, str, str]] = []  # (e164, phone rows, entry line)
-    done = 0
+    for batch, problems in stage_chunks(table, mapping, region, chunk=chunk, contact_ids=contact_ids,
+                                        campaign_id=campaign_id):
+        report.problems.extend(problems)
+        drop_repeats(batch, seen, report.problems)
+        report.read = batch.done
+        if progress is not None:
+            progress(batch.rows)
+        yield batch
 
-    def finish(b: Batch) -> Batch:
-        by_phone.sort()
-        b.sorted_phones = [r[0] for r in by_phone]
-        b.phone_rows = [r[1] for r in by_phone]
-        b.entries = [r[2] for r in by_phone]
-        by_phone.clear()
-        b.done = done
-        report.read = done
-        return b
 
-    for line, cells in table.rows:
-        done += 1
-        if progress is not None and done % 10000 == 0:
-            progress(10000)
-        if max(map(len, cells)) > MAX_CELL:
-            long = next(i for i, c in enumerate(cells) if len(c) > MAX_CELL)
-            problems.append(Problem(line, "rejected", f"line {line}: column {header[long]!r} is "
-                                                      f"{len(cells[long])} characters long (at most {MAX_CELL})"))
-            continue
-        error = None
-        first = None
-        extras: list[tuple[str, str]] = []
-        for col, key in phone_cols:
-            raw = cells[col].strip()
-            if not raw:
-                continue
-            try:
-                p = normalise(raw)
-            except PhoneError as exc:
-                reason = str(exc)
-                if key != "phone":  # name the column: 'phone2 "12ab" has ...'
-                    reason = key + reason[len("phone"):]
-                error = f"line {line}: {reason}"
-                break
-            if first is None:
-                first, first_raw, zone = p.e164, raw, p.zone
-            else:
-                extras.append((p.e164, raw))
-        if error is None and first is None:
-            error = f"line {line}: phone is empty"
-        email = cells[email_i].strip() if email_i is not None else ""
-        if error is None and email and "@" not in email:
-            error = f'line {line}: email "{email}" has no @'
-        override = False
-        if error is None and tz_i is not None:
-            tz_value = cells[tz_i].strip()
-            if tz_value:
-                if not valid_zone(tz_value):
-                    error = f'line {line}: timezone "{tz_value}" is not a known IANA zone such as Europe/Rome'
+def stage_chunks(table: Table, mapping: Mapping, region: str, *, chunk: int = COPY_CHUNK,
+                 contact_ids: Sequence[int] | None = None, campaign_id: int = 0, first: int = 0,
+                 step: int = 1) -> Iterator[tuple[Batch, list[Problem]]]:
+    """Chunks ``first``, ``first + step``, ... of the file, validated, with the rows they reject.
+    Each chunk stands alone (repeats across chunks are :func:`drop_repeats`' job), so chunks can
+    be staged by several processes at once.
+
+    A chunk is handled a column at a time (strip, normalise, check, format through ``map`` and
+    ``str`` methods), so a million rows cost a few seconds, not a Python loop each; the rules are
+    those of one row at a time: a row's first problem (a cell over MAX_CELL, then its phone
+    columns in order, no phone, the email, the time zone) rejects it.
+    """
+    normaliser = PhoneNormaliser(region)
+    total = len(table.records)
+    ids = contact_ids if contact_ids is not None else range(1, total + 1)
+    for start in range(first * chunk, total, step * chunk):
+        records = table.records[start:start + chunk]
+        problems: list[Problem] = []
+        batch = _stage_chunk(records, table.lines[start:start + chunk], table.header, mapping, normaliser, problems,
+                             ids[start:start + chunk], str(campaign_id))
+        batch.rows = len(records)
+        batch.done = start + len(records)
+        yield batch, problems
+
+
+def drop_repeats(batch: Batch, seen: dict[str, int], problems: list[Problem]) -> None:
+    """Drop from ``batch`` the rows whose number an earlier row had (``seen``: number -> its first
+    line, for the batches before this one) and report them. Usually there are none: one probe of
+    the batch's numbers and one update of ``seen``."""
+    phones, lines = batch.phones, batch.lines
+    clean = seen.keys().isdisjoint(phones)
+    if clean:
+        before = len(seen)
+        seen.update(zip(reversed(phones), reversed(lines)))  # reversed: a batch's first occurrence wins
+        clean = len(seen) - before == len(phones)
+    if clean:
+        return
+    keep = []
+    for phone, line in zip(phones, lines):
+        earlier = seen.get(phone)
+        if earlier is not None and earlier != line:
+            problems.append(Problem(line, "duplicate", f"line {line}: phone {phone} repeats line {earlier}"))
+            keep.append(False)
+        else:
+            seen[phone] = line
+            keep.append(True)
+    batch.keep_only(keep)
+
+
+def _stage_chunk(records: list[list[str]], lines: Sequence[int], header: list[str], mapping: Mapping,
+                 normaliser: PhoneNormaliser, problems: list[Problem], ids: Sequence[int], cid: str) -> Batch:
+    n = len(records)
+    columns = list(zip(*records))
+    errors: dict[int, str] = {}  # row -> its first problem; checks run from the last rule to the first
+
+    zones_override: list[str] | None = None
+    if mapping.timezone is not None:
+        zones_override = list(map(str.strip, columns[mapping.timezone]))
+        for i, value in enumerate(zones_override):
+            if value and not valid_zone(value):
+                errors[i] = f'line {lines[i]}: timezone "{value}" is not a known IANA zone such as Europe/Rome'
+    emails: list[str] | None = None
+    if mapping.email is not None:
+        emails = list(map(str.strip, columns[mapping.email]))
+        has_at = map(str.__contains__, emails, itertools.repeat("@"))
+        for i in itertools.compress(range(n), map(operator.not_, map(operator.or_, has_at, map(operator.not_, emails)))):
+            errors[i] = f'line {lines[i]}: email "{emails[i]}" has no @'
+
+    numbers = []  # per phone column: (key, e164s, zones, refusals)
+    for col, key in zip(mapping.phones, mapping.phone_names):
+        numbers.append((key, *normaliser.normalise_all(list(map(str.strip, columns[col])))))
+    first, zone = numbers[0][1], numbers[0][2]
+    extras: dict[int, list[str]] = {}
+    if len(numbers) > 1:  # the first number of the row is its entry's, the others are kept with it
+        first, zone = list(first), list(zone)
+        for _, e164s, zones, _ in numbers[1:]:
+            for i in itertools.compress(range(n), e164s):
+                if first[i] is None:
+                    first[i], zone[i] = e164s[i], zones[i]
                 else:
-                    zone, override = tz_value, True
-        if error is not None:
-            problems.append(Problem(line, "rejected", error))
-            continue
-        earlier = seen.get(first)
-        if earlier is not None:
-            problems.append(Problem(line, "duplicate", f"line {line}: phone {first} repeats line {earlier}"))
-            continue
-        seen[first] = line
-        name = cells[name_i].strip() if name_i is not None else ""
-        custom = custom_json([cells[i].strip() for i in custom_idx])
-        zone_c = _NULL if zone is None else zone
-        contact_id = str(next(ids))
-        text_cols = name + email + custom + first_raw + zone_c
-        if needs_escape(text_cols):  # rare: escape each value for COPY
-            name, email, custom, first_raw, zone_c = (_c(name), _c(email), _c(custom), _c(first_raw),
-                                                       _c(zone) if zone is not None else zone_c)
-        contact = (f"{contact_id}\t{name or _NULL}\t{email or _NULL}\t{custom}\t{zone_c}\t"
-                   f"{'t' if override else 'f'}\n")
-        phone_rows = f"{contact_id}\t{first}\t{first_raw}\t0\n"
-        for pos, (e, r) in enumerate(extras, start=1):
-            phone_rows += f"{contact_id}\t{e}\t{_c(r)}\t{pos}\n"
-        batch.phones.append(first)
-        batch.lines.append(line)
-        batch.contacts.append(contact)
-        batch.unknown_zone.append(zone is None)
-        by_phone.append((first, phone_rows, f"{cid}\t{contact_id}\t{first}\t{zone_c}\n"))
-        if len(batch.phones) >= chunk:
-            yield finish(batch)
-            batch = Batch()
-    report.read = done
-    if progress is not None and done % 10000:
-        progress(done % 10000)
-    if batch.phones:
-        yield finish(batch)
+                    extras.setdefault(i, []).append(e164s[i])
+    for i in itertools.compress(range(n), map(operator.not_, first)):
+        errors[i] = f"line {lines[i]}: phone is empty"
+    for key, _, _, refusals in reversed(numbers):
+        for i, reason in refusals.items():
+            if key != "phone":  # name the column: 'phone2 "12ab" has ...'
+                reason = key + reason[len("phone"):]
+            errors[i] = f"line {lines[i]}: {reason}"
+    for c in reversed(range(len(columns))):
+        if max(map(len, columns[c])) > MAX_CELL:
+            for i, value in enumerate(columns[c]):
+                if len(value) > MAX_CELL:
+                    errors[i] = (f"line {lines[i]}: column {header[c]!r} is {len(value)} characters long "
+                                 f"(at most {MAX_CELL})")
+    for i in sorted(errors):
+        problems.append(Problem(lines[i], "rejected", errors[i]))
+    keep: Sequence[int] = [i for i in range(n) if i not in errors] if errors else range(n)
+    if not keep:
+        return Batch()
+    whole = len(keep) == n
+    pick = operator.itemgetter(*keep) if len(keep) > 1 else (lambda col: (col[keep[0]],))
+
+    def picked(col) -> list:
+        return list(col) if whole else list(pick(col))
+
+    count = len(keep)
+    phones = picked(first)
+    zone_kept = picked(zone)
+    if zones_override is not None:
+        override = picked(zones_override)
+        zone_kept = [o or z for o, z in zip(override, zone_kept)]
+        flags = ["t" if o else "f" for o in override]
+    else:
+        flags = ["f"] * count
+    zone_text = _null_if_empty(zone_kept)  # IANA names: nothing to escape
+    names = _null_if_empty(_copy_text(list(map(str.strip, picked(columns[mapping.name]))))) \
+        if mapping.name is not None else [_NULL] * count
+    email_text = _null_if_empty(_copy_text(picked(emails))) if emails is not None else [_NULL] * count
+    custom = _copy_text(_json_objects([name for _, name in mapping.custom],
+                                      [list(map(str.strip, picked(columns[c]))) for c, _ in mapping.custom], count))
+    numbers = phones
+    if extras:  # the contact's other numbers follow the entry's in its phones array
+        numbers = list(phones)
+        for k, i in enumerate(keep):
+            if i in extras:
+                numbers[k] = ",".join([phones[k], *extras[i]])
+    ids_text = list(map(str, ids[:count]))
+    return Batch(
+        phones=phones,
+        lines=picked(lines),
+        contacts="".join([f"{c}\t{nm}\t{em}\t{cu}\t{z}\t{f}\t{{{ph}}}\n" for c, nm, em, cu, z, f, ph
+                          in zip(ids_text, names, email_text, custom, zone_text, flags, numbers)]),
+        entries="".join([f"{cid}\t{c}\t{ph}\t{z}\n" for c, ph, z in zip(ids_text, phones, zone_text)]),
+        unknown_zone=list(map(operator.not_, zone_kept)),
+    )
 
 
 # --- database --------------------------------------------------------------------------------------
@@ -585,15 +701,15 @@ async def _reserve_ids(session, seq: str, n: int) -> range | list[int]:
 
 
 async def _skip_redundant_fk_checks(session) -> bool:
-    """Let the COPYs skip foreign-key checks that cannot fail, when the role may.
+    """Let the COPYs skip reference checks that cannot fail, when the role may.
 
     The rows reference only the campaign (held FOR KEY SHARE since the start) and contacts this
     transaction inserts itself; the owner and status references are null. The per-row checks
-    (one SPI query each, ~40 % of the write time) would therefore all pass. session_replication_role
-    = replica is what pg_restore uses for the same reason; it needs a superuser (the embedded
-    server) or, from PostgreSQL 15, GRANT SET ON PARAMETER. Without it the checks simply run.
-    The tables written have no triggers of their own (a trigger added later would be skipped
-    too: keep this in mind, tests/contacts/test_import.py checks there is none).
+    (campaign_entries_references, migration 0005: one query each, ~40 % of the write time) would
+    therefore all pass. session_replication_role = replica is what pg_restore uses for the same
+    reason; it needs a superuser (the embedded server) or, from PostgreSQL 15, GRANT SET ON
+    PARAMETER. Without it the checks simply run. The tables written have no other insert
+    triggers (one added later would be skipped too: tests/contacts/test_import.py lists them).
     """
     try:
         async with session.begin_nested():
@@ -640,50 +756,105 @@ async def _import(db: Database, path: str | Path, *, campaign: str, mapping: str
                   progress: Callable[[int], None] | None,
                   on_start: Callable[[int], None] | None) -> ImportReport:
     started = time.perf_counter()
-    table = read_table(path, has_header=has_header, delimiter=delimiter, encoding=encoding)
-    cols = parse_mapping(mapping, table)
-    if on_start is not None:
-        on_start(len(table.rows))
+    data = read_bytes(path)
+    # The file is parsed in a thread while the transaction starts, locks the campaign and reserves
+    # contact ids for at most as many rows as the file has lines; a problem with the file (or the
+    # mapping) is still the one reported when the campaign is wrong too.
+    loop = asyncio.get_running_loop()
+    reading = loop.run_in_executor(None, functools.partial(
+        read_table, path, has_header=has_header, delimiter=delimiter, encoding=encoding, data=data))
     async with db.transaction() as session:
-        camp = await find_campaign(session, campaign, lock=True)
-        reg = (region or camp["default_region"] or "").upper()
         try:
-            PhoneNormaliser(reg)
-        except ValueError as exc:
-            raise UserError(f"--region: {exc}") from None
+            camp = await find_campaign(session, campaign, lock=True)
+            reg = (region or camp["default_region"] or "").upper()
+            try:
+                PhoneNormaliser(reg)
+            except ValueError as exc:
+                raise UserError(f"--region: {exc}") from None
+            conn = await session.connection()
+            raw_conn = (await conn.get_raw_connection()).driver_connection
+            # Only entries that were in the campaign before the import can be duplicates of
+            # accepted rows (rows of this file never repeat each other: checked in Python); a
+            # campaign without a partition has none.
+            fresh: FreshPartition | None = None
+            contact_list: ContactList | None = None
+            own_tables = not dry_run and await may_create_partitions(session)
+            camp["table"] = camp["contacts_table"] = None  # None: through the partitioned table
+            if await has_partition(session, camp["id"]):
+                camp["had_entries"] = (await session.execute(text(
+                    "select exists (select 1 from campaign_entries where campaign_id = :cid)"),
+                    {"cid": camp["id"]})).scalar()
+            else:
+                camp["had_entries"] = False
+                if own_tables:
+                    fresh = FreshPartition(camp["id"])
+                    camp["table"] = fresh.name
+                elif not dry_run:
+                    await ensure_entries_partition(session, camp["id"])
+            contact_ids: Sequence[int] | None = None
+            fk_checks_skipped = False
+            if not dry_run:
+                t = time.perf_counter()
+                lines = max(data.count(b"\n"), data.count(b"\r")) + 1  # at least the file's records
+                fk_checks_skipped = await _skip_redundant_fk_checks(session)
+                if own_tables and lines >= CONTACT_LIST_MIN_ROWS:
+                    contact_list = ContactList()
+                    await contact_list.create(session)
+                    if not fk_checks_skipped:
+                        await contact_list.attach(session)
+                    contact_ids, camp["contacts_table"] = contact_list.ids, contact_list.name
+                else:
+                    seq = (await session.execute(text("select pg_get_serial_sequence('contacts', 'id')"))).scalar_one()
+                    contact_ids = await _reserve_ids(session, seq, lines)
+                if fresh is not None:
+                    await fresh.create(session)
+                reserved = time.perf_counter() - t
+        finally:
+            table = await reading
+            cols = parse_mapping(mapping, table)
+        if contact_ids is not None and len(contact_ids) < len(table.records):  # not one record per line
+            contact_ids = [*contact_ids, *await _reserve_ids(session, seq, len(table.records) - len(contact_ids))]
+        if on_start is not None:
+            on_start(len(table.records))
         report = ImportReport(str(path), camp["name"], table.encoding, _delim_name(table.delimiter), reg, dry_run)
+        report.fk_checks_skipped = fk_checks_skipped
         report.timings["read"] = round(time.perf_counter() - started, 3)
-        conn = await session.connection()
-        raw_conn = (await conn.get_raw_connection()).driver_connection
-        # Only entries that were in the campaign before the import can be duplicates of accepted
-        # rows (rows of this file never repeat each other: checked in Python); a new campaign
-        # needs no check.
-        camp["had_entries"] = (await session.execute(text(
-            "select exists (select 1 from campaign_entries where campaign_id = :cid)"), {"cid": camp["id"]})).scalar()
-        contact_ids: Iterator[int] | None = None
         if not dry_run:
-            t = time.perf_counter()
-            seq = (await session.execute(text("select pg_get_serial_sequence('contacts', 'id')"))).scalar_one()
-            contact_ids = iter(await _reserve_ids(session, seq, len(table.rows)))
-            report.fk_checks_skipped = await _skip_redundant_fk_checks(session)
-            _add_time(report, "reserve ids", t)
-        # Batches are validated in a worker thread while the server writes the previous batch: the
-        # import takes about max(Python, PostgreSQL) rather than their sum. One transaction still.
-        loop = asyncio.get_running_loop()
-        batches = stage_rows(table, cols, reg, report, progress, chunk=BATCH_ROWS, contact_ids=contact_ids,
-                             campaign_id=camp["id"])
-        pending = loop.run_in_executor(None, next, batches, None)
-        while True:
-            t0 = time.perf_counter()
-            staged = await pending
-            _add_time(report, "wait for validation", t0)
-            if staged is None:
-                break
-            pending = loop.run_in_executor(None, next, batches, None)
-            await _write_batch(session, raw_conn, staged, camp, report, dry_run)
+            report.timings["reserve ids (during read)"] = round(reserved, 3)
+        # Batches are validated while the server writes the previous batch, so the import takes
+        # about max(Python, PostgreSQL) rather than their sum. One transaction still.
+        if len(table.records) >= FORK_MIN_ROWS and _can_fork():
+            source: _InThread | _InChildren = _InChildren(table, cols, reg, contact_ids, camp["id"])
+        else:
+            source = _InThread(stage_chunks(table, cols, reg, chunk=BATCH_ROWS, contact_ids=contact_ids,
+                                            campaign_id=camp["id"]))
+        seen: dict[str, int] = {}
+        try:
+            while True:
+                t0 = time.perf_counter()
+                item = await source.next()
+                _add_time(report, "wait for validation", t0)
+                if item is None:
+                    break
+                staged, problems = item
+                report.problems.extend(problems)
+                drop_repeats(staged, seen, report.problems)
+                report.read = staged.done
+                if progress is not None:
+                    progress(staged.rows)
+                await _write_batch(session, raw_conn, staged, camp, report, dry_run)
+        finally:
+            source.close()
         if dry_run:
             await session.rollback()
             return report
+        if contact_list is not None and fk_checks_skipped:
+            await contact_list.attach(session)
+        if fresh is not None:
+            t = time.perf_counter()
+            await session.execute(text(f"set local maintenance_work_mem = '{INDEX_BUILD_MEMORY}'"))
+            await fresh.attach(session)
+            _add_time(report, "indexes+attach", t)
         if report.imported:
             log.info("imported %s rows into campaign %s (id %s) from %s", report.imported, camp["name"], camp["id"],
                      path)
@@ -693,6 +864,107 @@ async def _import(db: Database, path: str | Path, *, campaign: str, mapping: str
 
 
 BATCH_ROWS = 50_000
+# From this many rows the chunks are validated by forked processes rather than a thread: the
+# column-at-a-time validation runs long C calls that hold the GIL, and the event loop that feeds
+# COPY waited behind them (a million rows: 6.7 s writing contacts instead of 2-3). Two processes,
+# each taking every other chunk, keep up with the server on two cores.
+FORK_MIN_ROWS = 2 * BATCH_ROWS
+STAGE_PROCESSES = 2
+# From this many lines an import's contacts get a contact list (a contacts partition) of their own.
+CONTACT_LIST_MIN_ROWS = 2 * BATCH_ROWS
+# Memory for building a new partition's indexes: the sort of a million entries fits, so it does
+# not spill to disk (the server's default is 64 MB). Only this transaction uses it.
+INDEX_BUILD_MEMORY = "256MB"
+
+
+def _can_fork() -> bool:
+    import multiprocessing
+
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+class _InThread:
+    """Chunks of :func:`stage_chunks` computed in the default executor, one ahead of the writer."""
+
+    def __init__(self, chunks: Iterator[tuple[Batch, list[Problem]]]):
+        self._loop = asyncio.get_running_loop()
+        self._chunks = chunks
+        self._pending = self._loop.run_in_executor(None, next, chunks, None)
+
+    async def next(self) -> tuple[Batch, list[Problem]] | None:
+        item = await self._pending
+        if item is not None:
+            self._pending = self._loop.run_in_executor(None, next, self._chunks, None)
+        return item
+
+    def close(self) -> None:
+        pass
+
+
+class _InChildren:
+    """Chunks of :func:`stage_chunks` computed by forked child processes, which inherit the parsed
+    file, the mapping and the reserved ids: child j takes chunks j, j + N, ... and sends each,
+    with the rows it rejected, through its pipe; the parent reads them back in file order. Each
+    child runs about one chunk ahead of the writer."""
+
+    def __init__(self, table: Table, mapping: Mapping, region: str, contact_ids: Sequence[int] | None,
+                 campaign_id: int, processes: int | None = None, chunk: int | None = None):
+        import multiprocessing
+
+        processes, chunk = processes or STAGE_PROCESSES, chunk or BATCH_ROWS
+        ctx = multiprocessing.get_context("fork")
+        self._chunks = -(-len(table.records) // chunk)
+        self._next = 0
+        self._children = []
+        for first in range(min(processes, self._chunks)):
+            chunks = stage_chunks(table, mapping, region, chunk=chunk, contact_ids=contact_ids,
+                                  campaign_id=campaign_id, first=first, step=processes)
+            receive, send = ctx.Pipe(duplex=False)
+            process = ctx.Process(target=_stage_in_child, args=(chunks, send), daemon=True)
+            process.start()
+            send.close()
+            self._children.append((process, receive))
+        self._loop = asyncio.get_running_loop()
+
+    async def next(self) -> tuple[Batch, list[Problem]] | None:
+        if self._next >= self._chunks:
+            return None
+        process, receive = self._children[self._next % len(self._children)]
+        message = await self._loop.run_in_executor(None, _receive, receive)
+        if message[0] == "batch":
+            self._next += 1
+            return message[1], message[2]
+        if message[0] == "error":
+            raise message[1]
+        process.join(5)
+        raise RuntimeError(f"the process validating the rows ended without a result (exit code {process.exitcode})")
+
+    def close(self) -> None:
+        for process, receive in self._children:
+            if process.is_alive():
+                process.terminate()
+            process.join(5)
+            receive.close()
+
+
+def _receive(conn):
+    try:
+        return conn.recv()
+    except EOFError:
+        return ("died",)
+
+
+def _stage_in_child(chunks: Iterator[tuple[Batch, list[Problem]]], conn) -> None:
+    try:
+        for staged, problems in chunks:
+            conn.send(("batch", staged, problems))
+    except BaseException as exc:  # the parent raises it (a UserError stays one sentence)
+        try:
+            conn.send(("error", exc))
+        except Exception:
+            conn.send(("error", RuntimeError(f"{type(exc).__name__}: {exc}")))
+    finally:
+        conn.close()
 
 
 def _add_time(report: ImportReport, phase: str, since: float) -> float:
@@ -725,8 +997,6 @@ async def _write_batch(session, raw_conn, staged: Batch, camp: dict, report: Imp
     if camp["had_entries"] or (await session.execute(_ANY_DNC)).scalar():
         refused = (await session.execute(_REFUSED, {"phones": staged.phones, "cid": camp["id"],
                                                     "had_entries": camp["had_entries"]})).all()
-    contacts, phone_rows, entries = staged.contacts, staged.phone_rows, staged.entries
-    unknown = sum(staged.unknown_zone)
     if refused:
         by_phone = dict(refused)
         for phone, line in zip(staged.phones, staged.lines):
@@ -736,30 +1006,32 @@ async def _write_batch(session, raw_conn, staged: Batch, camp: dict, report: Imp
                                                                   f"campaign {camp['name']}"))
             elif duplicate is not None:
                 report.problems.append(Problem(line, "dnc", f"line {line}: phone {phone} is on the do-not-call list"))
-        keep = [p not in by_phone for p in staged.phones]
-        contacts = list(itertools.compress(contacts, keep))
-        unknown = sum(itertools.compress(staged.unknown_zone, keep))
-        keep = [p not in by_phone for p in staged.sorted_phones]
-        phone_rows = list(itertools.compress(phone_rows, keep))
-        entries = list(itertools.compress(entries, keep))
-    report.imported += len(contacts)
-    report.timezone_unknown += unknown
+        staged.keep_only([p not in by_phone for p in staged.phones])
+    report.imported += len(staged.phones)
+    report.timezone_unknown += sum(staged.unknown_zone)
     t = _add_time(report, "duplicates+dnc", t)
-    if dry_run or not contacts:
+    if dry_run or not staged.phones:
         return
-    # Contacts in file order (their ids follow the file); phones and entries in phone order, so the
-    # number indexes are filled page by page and the new contact ids, one fresh range at the right
-    # end of their indexes, stay within a few pages. New entries are 'ready' (the column default)
-    # with no next_attempt_at: in an active campaign they are dialable at once.
+    entries = staged.entries
+    if camp["had_entries"]:
+        # Into a partition that has its indexes: in number order, so the number index is filled
+        # page by page. (A new partition's indexes are built after the rows, in one sort each.)
+        entries = _text(e for _, e in sorted(zip(staged.phones, _text_rows(entries))))
+    # Contacts in file order (their ids follow the file). New entries are 'ready' (the column
+    # default) with no next_attempt_at: in an active campaign they are dialable at once.
     async with raw_conn.cursor() as cur:
-        for label, sql, lines in (
-                ("contacts", "copy contacts (id, name, email, custom, timezone, timezone_override) from stdin", contacts),
-                ("contact_phones", "copy contact_phones (contact_id, e164, raw, position) from stdin", phone_rows),
-                ("campaign_entries", "copy campaign_entries (campaign_id, contact_id, phone_e164, timezone) from stdin",
-                 entries)):
+        for label, sql, text_ in (
+                ("contacts", f'copy {_table(camp["contacts_table"], "contacts")} (id, name, email, custom, timezone, '
+                             f'timezone_override, phones) from stdin', staged.contacts),
+                ("campaign_entries", f'copy {_table(camp["table"], "campaign_entries")} (campaign_id, contact_id, '
+                                     f'phone_e164, timezone) from stdin', entries)):
             async with cur.copy(sql) as copy:
-                await copy.write("".join(lines))
+                await copy.write(text_)
             t = _add_time(report, label, t)
+
+
+def _table(name: str | None, parent: str) -> str:
+    return f'"{name}"' if name else parent
 
 
 def format_report(report: ImportReport, limit: int = 200) -> str:

@@ -11,10 +11,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import and_, exists, func, insert, literal, not_, select, text
+from sqlalchemy import exists, func, insert, literal, not_, select, text
 
+from ari_app.db.partitions import ensure_entries_partition
 from ari_app.db.runtime import Database
-from ari_app.db.tables import CampaignEntry, Contact, ContactPhone, DncNumber
+from ari_app.db.tables import CampaignEntry, Contact, DncNumber
 from ari_app.errors import NotFound, UserError
 from ari_app.services import filters as flt
 from ari_app.services.contacts_import import find_campaign
@@ -107,6 +108,7 @@ async def move_entries(db: Database, sel: Selector, to: str) -> dict:
             raise UserError(f"campaign {target['name']} already has number {clash[0]} (entry {seen[clash[0]]}); "
                             f"nothing was moved")
         ids = [r["id"] for r in rows]
+        await ensure_entries_partition(s, target["id"])
         await s.execute(text("update campaign_entries set campaign_id = :t, updated_at = now() where id = any(:ids)"),
                         {"t": target["id"], "ids": ids})
         # A pending callback belongs to the entry's campaign: it follows the entry.
@@ -121,7 +123,7 @@ async def delete_entries(db: Database, sel: Selector) -> dict:
         rows = await _select_entries(s, sel)
         _refuse_open_calls(rows, "deleted")
         ids = [r["id"] for r in rows]
-        # attempts.entry_id is ON DELETE SET NULL: the ledger rows stay.
+        # The ledger rows stay: a trigger sets their entry_id to NULL (migration 0005).
         await s.execute(text("delete from campaign_entries where id = any(:ids)"), {"ids": ids})
     log.info("deleted %s entries", len(ids))
     return {"deleted": len(ids), "ids": ids}
@@ -154,18 +156,14 @@ async def add_to_campaign(db: Database, campaign: str, expression: str, *, dry_r
     async with db.transaction() as s:
         camp = await find_campaign(s, campaign, lock=True)
         cond = flt.compile_filter(await flt.resolve(s, expression), flt.CONTACTS)
-        first_phone = (select(ContactPhone.contact_id, ContactPhone.e164,
-                              func.row_number().over(partition_by=ContactPhone.contact_id,
-                                                     order_by=(ContactPhone.position, ContactPhone.id)).label("rn"))
-                       .subquery())
+        first_phone = Contact.phones[1]  # the number a contact's entries dial
         in_campaign = exists().where(CampaignEntry.campaign_id == camp["id"],
-                                     CampaignEntry.phone_e164 == first_phone.c.e164)
-        on_dnc = exists().where(DncNumber.e164 == first_phone.c.e164)
-        matched = (select(Contact.id.label("contact_id"), first_phone.c.e164, Contact.timezone,
-                          func.row_number().over(partition_by=first_phone.c.e164, order_by=Contact.id).label("rank"),
+                                     CampaignEntry.phone_e164 == first_phone)
+        on_dnc = exists().where(DncNumber.e164 == first_phone)
+        matched = (select(Contact.id.label("contact_id"), first_phone.label("e164"), Contact.timezone,
+                          func.row_number().over(partition_by=first_phone, order_by=Contact.id).label("rank"),
                           in_campaign.label("in_campaign"), on_dnc.label("on_dnc"))
-                   .join(first_phone, and_(first_phone.c.contact_id == Contact.id, first_phone.c.rn == 1))
-                   .where(cond).subquery())
+                   .where(first_phone.is_not(None), cond).subquery())
         m = matched.c
         total, already, repeated, dnc = (await s.execute(select(
             func.count(),
@@ -174,6 +172,7 @@ async def add_to_campaign(db: Database, campaign: str, expression: str, *, dry_r
             func.count().filter(not_(m.in_campaign), m.rank == 1, m.on_dnc)))).one()
         added = total - already - repeated - dnc
         if added and not dry_run:
+            await ensure_entries_partition(s, camp["id"])
             await s.execute(insert(CampaignEntry).from_select(
                 ["campaign_id", "contact_id", "phone_e164", "timezone", "state"],
                 select(literal(camp["id"]), m.contact_id, m.e164, m.timezone, literal("ready"))

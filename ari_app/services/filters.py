@@ -33,7 +33,7 @@ from typing import Callable, Union
 from sqlalchemy import Numeric, Text, and_, case, cast, exists, func, literal, not_, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from ari_app.db.tables import CampaignEntry, Contact, ContactPhone
+from ari_app.db.tables import CampaignEntry, Contact
 from ari_app.errors import UserError
 
 KEYWORDS = {"and", "or", "not", "in", "like", "contains", "is", "null"}
@@ -268,12 +268,13 @@ class Target:
     timezone: ColumnElement
 
 
-CONTACTS = Target(
-    phone_compare=lambda pred: exists(
-        select(ContactPhone.id).where(ContactPhone.contact_id == Contact.id, pred(ContactPhone.e164))
-        .correlate(Contact)),
-    timezone=Contact.timezone,
-)
+def _any_contact_phone(pred: Callable[[ColumnElement], ColumnElement]) -> ColumnElement:
+    """True when one of the contact's numbers satisfies ``pred``."""
+    number = func.unnest(Contact.phones).table_valued("e164").render_derived("p")
+    return exists(select(number.c.e164).where(pred(number.c.e164)).correlate(Contact))
+
+
+CONTACTS = Target(phone_compare=_any_contact_phone, timezone=Contact.timezone)
 ENTRIES = Target(phone_compare=lambda pred: pred(CampaignEntry.phone_e164), timezone=CampaignEntry.timezone)
 
 

@@ -23,6 +23,7 @@ def snapshot(sql):
 def add_entries(sql, campaign_id: int, rows: list[tuple[str, str, int]]) -> list[int]:
     """Insert contacts and their entries: (phone, state, attempts) each. Returns entry ids."""
     ids = []
+    sql("select dialer_entries_partition(%s)", (campaign_id,))  # the campaign's partition (migration 0005)
     for phone, state, attempts in rows:
         contact = sql("insert into contacts (name, timezone) values (%s, 'Europe/Prague') returning id", (phone,))[0]["id"]
         ids.append(sql(

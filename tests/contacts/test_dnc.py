@@ -6,6 +6,7 @@ import json
 
 def _entry(sql, cid, phone, state="ready"):
     contact = sql("insert into contacts (name) values ('x') returning id")[0]["id"]
+    sql("select dialer_entries_partition(%s)", (cid,))
     return sql("insert into campaign_entries (campaign_id, contact_id, phone_e164, state) values (%s, %s, %s, %s) "
                "returning id", (cid, contact, phone, state))[0]["id"]
 

@@ -14,6 +14,7 @@ def world(make_campaign, sql):
     other = sql("insert into contacts (name, custom) values ('Verdi', '{\"segment\": \"B\"}') returning id")[0]["id"]
 
     def entry(cid, phone, who=contact, state="ready"):
+        sql("select dialer_entries_partition(%s)", (cid,))
         return sql("insert into campaign_entries (campaign_id, contact_id, phone_e164, state) values (%s,%s,%s,%s) "
                    "returning id", (cid, who, phone, state))[0]["id"]
 

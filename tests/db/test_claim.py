@@ -16,6 +16,7 @@ def _setup(sql, n=300, seed=7):
     rng = random.Random(seed)
     cid = sql("insert into campaigns (name, mode, state, max_attempts, timezone) values ('c', 'predictive', 'active', 3, 'Europe/Warsaw') returning id")[0]["id"]
     contact = sql("insert into contacts (name) values ('x') returning id")[0]["id"]
+    sql("select dialer_entries_partition(%s)", (cid,))
     for i in range(n):
         phone = f"+3906{i:07d}"
         state = rng.choice(["ready"] * 6 + ["done", "dnc", "reserved"])
@@ -107,6 +108,7 @@ async def test_given_dst_change_day_then_claim_respects_contact_local_calling_ho
     """New York springs forward on 2026-03-08: 08:00 local is 12:00 UTC that day, not 13:00."""
     cid = sql("insert into campaigns (name, mode, state, timezone) values ('d', 'predictive', 'active', 'UTC') returning id")[0]["id"]
     contact = sql("insert into contacts (name) values ('x') returning id")[0]["id"]
+    sql("select dialer_entries_partition(%s)", (cid,))
     sql("insert into campaign_entries (campaign_id, contact_id, phone_e164, timezone) values (%s, %s, '+12125550100', 'America/New_York')", (cid, contact))
     hours = CallingHours()
 
@@ -125,6 +127,7 @@ async def test_given_72_hour_rule_then_number_with_abandoned_last_call_waits_unl
     cid = sql("insert into campaigns (name, mode, state, timezone, options) values ('uk', 'predictive', 'active', 'UTC', "
               "'{\"rule_72h\": true}') returning id")[0]["id"]
     contact = sql("insert into contacts (name) values ('x') returning id")[0]["id"]
+    sql("select dialer_entries_partition(%s)", (cid,))
     sql("insert into campaign_entries (campaign_id, contact_id, phone_e164, timezone) values (%s, %s, '+447700900123', 'UTC')",
         (cid, contact))
     sql("insert into attempts (campaign_id, phone_e164, channel_id, ended_at, outcome, abandoned) "
@@ -146,6 +149,7 @@ async def test_given_72_hour_rule_then_number_with_abandoned_last_call_waits_unl
 async def test_given_region_rule_then_prefix_numbers_keep_its_hours_and_daily_cap(db, sql):
     cid = sql("insert into campaigns (name, mode, state, timezone) values ('us', 'predictive', 'active', 'UTC') returning id")[0]["id"]
     contact = sql("insert into contacts (name) values ('x') returning id")[0]["id"]
+    sql("select dialer_entries_partition(%s)", (cid,))
     for phone in ("+12125550100", "+13105550100"):
         sql("insert into campaign_entries (campaign_id, contact_id, phone_e164, timezone) values (%s, %s, %s, 'America/New_York')",
             (cid, contact, phone))
@@ -172,6 +176,7 @@ async def test_given_pending_callback_then_no_entry_of_that_contact_in_the_campa
     cid = sql("insert into campaigns (name, mode, state, timezone) values ('cb', 'predictive', 'active', 'UTC') returning id")[0]["id"]
     contact = sql("insert into contacts (name) values ('two phones') returning id")[0]["id"]
     other = sql("insert into contacts (name) values ('other') returning id")[0]["id"]
+    sql("select dialer_entries_partition(%s)", (cid,))
     ids = [sql("insert into campaign_entries (campaign_id, contact_id, phone_e164, timezone, state) values (%s, %s, %s, 'UTC', %s) "
                "returning id", (cid, k, p, st))[0]["id"]
            for k, p, st in ((contact, "+390611110001", "callback"), (contact, "+393471110001", "ready"), (other, "+390611110002", "ready"))]

@@ -5,6 +5,7 @@ def test_given_72_hour_rule_then_explain_names_it_with_the_contact_time(cli, sql
     cid = sql("insert into campaigns (name, mode, state, timezone, default_region, options, calling_hours_start, calling_hours_end) "
               "values ('uk', 'predictive', 'active', 'Europe/London', 'GB', '{\"rule_72h\": true}', '00:00', '23:59:59') returning id")[0]["id"]
     contact = sql("insert into contacts (name) values ('x') returning id")[0]["id"]
+    sql("select dialer_entries_partition(%s)", (cid,))
     sql("insert into campaign_entries (campaign_id, contact_id, phone_e164, timezone) values (%s, %s, '+447700900123', 'Europe/London')",
         (cid, contact))
     sql("insert into attempts (campaign_id, phone_e164, channel_id, ended_at, outcome, abandoned) "
@@ -21,6 +22,7 @@ def _entry(sql, **campaign):
     names = ", ".join(cols)
     cid = sql(f"insert into campaigns ({names}) values ({', '.join(['%s'] * len(cols))}) returning id", tuple(cols.values()))[0]["id"]
     contact = sql("insert into contacts (name) values ('x') returning id")[0]["id"]
+    sql("select dialer_entries_partition(%s)", (cid,))
     entry = sql("insert into campaign_entries (campaign_id, contact_id, phone_e164, timezone) "
                 "values (%s, %s, '+390612345678', 'Europe/Rome') returning id", (cid, contact))[0]["id"]
     return cid, contact, entry

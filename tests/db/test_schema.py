@@ -63,6 +63,7 @@ def test_given_entry_then_due_at_is_the_later_of_retry_and_not_before(sql):
     cid = _campaign(sql)
     contact = sql("insert into contacts (name) values ('a') returning id")[0]["id"]
     later = dt.datetime(2030, 1, 2, tzinfo=dt.timezone.utc)
+    sql("select dialer_entries_partition(%s)", (cid,))
     sql(
         "insert into campaign_entries (campaign_id, contact_id, phone_e164, next_attempt_at, not_before) "
         "values (%s, %s, '+1', %s, %s)",
@@ -78,10 +79,20 @@ def test_tables_match_the_migrations(db_url):
     from sqlalchemy import create_engine
 
     from ari_app.db.engine import sqlalchemy_url
+    from ari_app.db.partitions import is_partition
     from ari_app.db.tables import Base
+
+    def include_name(name, type_, parent_names):
+        return not (type_ == "table" and is_partition(name))
+
+    def include_object(obj, name, type_, reflected, compare_to):
+        # PostgreSQL lists a foreign key into a partitioned table once more per partition
+        return not (type_ == "foreign_key_constraint" and is_partition(obj.referred_table.name))
 
     engine = create_engine(sqlalchemy_url(db_url))
     with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+        diff = compare_metadata(MigrationContext.configure(
+            conn, opts={"compare_type": True, "include_name": include_name, "include_object": include_object}),
+            Base.metadata)
     engine.dispose()
     assert diff == []

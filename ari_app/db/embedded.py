@@ -69,13 +69,21 @@ def server_settings() -> dict[str, str]:
     * max_wal_size / checkpoint_timeout: with the default 1 GB a big import forced checkpoints
       every few seconds, and each one makes the next change to every index page log a full page
       image. WAL files are recycled; the space is only used during such bursts.
+    * wal_level = minimal (max_wal_senders = 0, which it requires): the embedded server has no
+      replicas and no WAL archive to feed, and at this level the rows of a table created in the
+      same transaction skip the WAL (they are written to the table and synced at commit). A big
+      import fills a new campaign partition that way (ari_app/db/partitions.py): half the
+      server's time of such an import. Crash safety is unchanged; what it rules out is point-in-
+      time recovery from archived WAL, which an embedded single-user server does not do (back it
+      up with pg_dump, or use an external server for that).
     """
     try:
         ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):
         ram = 0
     buffers_mb = max(128, min(1024, ram // 8 // 2**20))
-    return {"shared_buffers": f"{buffers_mb}MB", "max_wal_size": "4GB", "checkpoint_timeout": "15min"}
+    return {"shared_buffers": f"{buffers_mb}MB", "max_wal_size": "4GB", "checkpoint_timeout": "15min",
+            "wal_level": "minimal", "max_wal_senders": "0"}
 
 
 def _tune(uri: str) -> bool:

@@ -128,6 +128,7 @@ def seed_campaign(conn, name: str, *, agents: int, entries: int, entry_state: st
                  "select %s, id, name, system_status, '1' from statuses where name = 'Call'", (cid,))
     exts = seed_agents(conn, cid, agents)
     contact = conn.execute("insert into contacts (name) values (%s) returning id", (name,)).fetchone()[0]
+    conn.execute("select dialer_entries_partition(%s)", (cid,))
     conn.execute("insert into campaign_entries (campaign_id, contact_id, phone_e164, timezone, state) "
                  "select %s, %s, %s || lpad(g::text, 6, '0') || '1' || lpad((g %% 100)::text, 2, '0'), 'UTC', %s "
                  "from generate_series(1, %s) g", (cid, contact, number_prefix, entry_state, entries))

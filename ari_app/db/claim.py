@@ -18,28 +18,31 @@ from ari_app.domain.enums import EntryState
 from ari_app.domain.time_rules import CallingHours
 
 # How it stays fast on 10 million entries: campaign_id = :campaign_id picks the campaign's partition
-# (migration 0005), whose claim index is ordered by zone first (timezone, priority desc, due_at, id)
-# where state = 'ready'. A recursive loose index
-# scan lists the zones the campaign actually has (a few index probes), those outside calling hours
-# are dropped (checked in SQL for those few zones only), and each open zone contributes its own top-N in index order (a lateral LIMIT), which
-# are merged. Entries of closed zones are never read, however many pile up while their night lasts.
+# (migration 0005), whose claim index is ordered by zone first (zone_id, priority desc, due_at, id)
+# where state = 'ready' (zone_id: the zone's number in time_zones, migration 0007). A recursive
+# loose index scan lists the zones the campaign actually has (a few index probes), those outside
+# calling hours are dropped (checked in SQL for those few zones only), and each open zone
+# contributes its own top-N in index order (a lateral LIMIT), which are merged. Entries of closed
+# zones are never read, however many pile up while their night lasts.
 _CLAIM_SQL = """
-with recursive zones(tz) as (
-  (select e.timezone from campaign_entries e
-    where e.campaign_id = :campaign_id and e.state = 'ready' and e.timezone is not null
-    order by e.timezone limit 1)
+with recursive zones(zone_id) as (
+  (select e.zone_id from campaign_entries e
+    where e.campaign_id = :campaign_id and e.state = 'ready' and e.zone_id is not null
+    order by e.zone_id limit 1)
   union all
-  select (select e.timezone from campaign_entries e
-           where e.campaign_id = :campaign_id and e.state = 'ready' and e.timezone > zones.tz
-           order by e.timezone limit 1)
-    from zones where zones.tz is not null
+  select (select e.zone_id from campaign_entries e
+           where e.campaign_id = :campaign_id and e.state = 'ready' and e.zone_id > zones.zone_id
+           order by e.zone_id limit 1)
+    from zones where zones.zone_id is not null
 ),
-open_zones(tz) as (
+named_zones(zone_id, name) as materialized (  -- the names of the campaign's zones only
+  select z.zone_id, (select t.name from time_zones t where t.id = z.zone_id) from zones z where z.zone_id is not null
+),
+open_zones(zone_id) as (
   -- calling hours by the contact's local wall clock (PostgreSQL's tz database handles DST)
-  select tz from zones
-   where tz is not null
-     and (cast(:now as timestamptz) at time zone tz)::time >= cast(:hours_start as time)
-     and (cast(:now as timestamptz) at time zone tz)::time < cast(:hours_end as time)
+  select zone_id from named_zones
+   where (cast(:now as timestamptz) at time zone name)::time >= cast(:hours_start as time)
+     and (cast(:now as timestamptz) at time zone name)::time < cast(:hours_end as time)
 ),
 candidates as (
   select c.* from open_zones z cross join lateral ({branch_zone}) c
@@ -102,7 +105,7 @@ def _claim_statement(owner_rule: str, order: str, region: bool = False):
         return _BRANCH.format(zone_rule=zone_rule, owner_rule=owner_rule, order=order,
                               region_clause=_REGION_CLAUSE if region else "")
 
-    return text(_CLAIM_SQL.format(branch_zone=branch("e.timezone = z.tz"), branch_null=branch("e.timezone is null"),
+    return text(_CLAIM_SQL.format(branch_zone=branch("e.zone_id = z.zone_id"), branch_null=branch("e.zone_id is null"),
                                   order=order.replace("e.", "")))
 
 

@@ -14,7 +14,9 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Index,
+    Identity,
     Integer,
+    SmallInteger,
     Text,
     Time,
     UniqueConstraint,
@@ -25,6 +27,9 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 TS = DateTime(timezone=True)
+# E.164 numbers compare bytewise (migration 0006): every phone column, so that their indexes serve
+# the comparisons between them.
+NUMBER = Text(collation="C")
 
 
 class Base(DeclarativeBase):
@@ -157,7 +162,7 @@ class Contact(Base):
     timezone_override: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     created_at: Mapped[dt.datetime] = mapped_column(TS, server_default=func.now())
     # The contact's numbers in E.164; its entries dial the first.
-    phones: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=text("'{}'"))
+    phones: Mapped[list[str]] = mapped_column(ARRAY(NUMBER), server_default=text("'{}'"))
 
 
 class CampaignEntry(Base):
@@ -171,8 +176,10 @@ class CampaignEntry(Base):
     # deletes cascade, agent and status deletes clear.
     campaign_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     contact_id: Mapped[int] = mapped_column(BigInteger)
-    phone_e164: Mapped[str] = mapped_column(Text)
+    phone_e164: Mapped[str] = mapped_column(NUMBER)
     timezone: Mapped[str | None] = mapped_column(Text)  # the contact's zone, denormalised for the claim
+    # time_zones.id of ``timezone``, set by a trigger (migration 0007): the claim index sorts on it
+    zone_id: Mapped[int | None] = mapped_column(SmallInteger)
     state: Mapped[str] = mapped_column(Text, server_default=text("'ready'"))
     attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     next_attempt_at: Mapped[dt.datetime | None] = mapped_column(TS)
@@ -198,7 +205,7 @@ class CampaignEntry(Base):
         UniqueConstraint("phone_e164", "campaign_id", name="uq_entry_phone_campaign"),
         Index(  # one per partition (campaign), hence without campaign_id
             "ix_entries_claim",
-            "timezone",
+            "zone_id",
             text("priority DESC"),
             "due_at",
             "id",
@@ -207,6 +214,15 @@ class CampaignEntry(Base):
         Index("ix_entries_contact", "contact_id"),
         {"postgresql_partition_by": "LIST (campaign_id)"},
     )
+
+
+class TimeZone(Base):
+    """The IANA zones by number (migration 0007): campaign_entries.zone_id."""
+
+    __tablename__ = "time_zones"
+    id: Mapped[int] = mapped_column(SmallInteger, Identity(), primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    __table_args__ = (UniqueConstraint("name", name="uq_time_zones_name"),)
 
 
 class Attempt(Base):
@@ -220,7 +236,7 @@ class Attempt(Base):
     entry_id: Mapped[int | None] = mapped_column(BigInteger)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="RESTRICT"))
     contact_id: Mapped[int | None] = mapped_column(BigInteger)
-    phone_e164: Mapped[str] = mapped_column(Text)
+    phone_e164: Mapped[str] = mapped_column(NUMBER)
     channel_id: Mapped[str] = mapped_column(Text, unique=True)
     caller_id: Mapped[str | None] = mapped_column(Text)
     state: Mapped[str] = mapped_column(Text, server_default=text("'created'"))
@@ -258,7 +274,7 @@ class DncList(Base):
 class DncNumber(Base):
     __tablename__ = "dnc_numbers"
     list_id: Mapped[int] = mapped_column(ForeignKey("dnc_lists.id", ondelete="CASCADE"), primary_key=True)
-    e164: Mapped[str] = mapped_column(Text, primary_key=True)
+    e164: Mapped[str] = mapped_column(NUMBER, primary_key=True)
     source: Mapped[str | None] = mapped_column(Text)
     added_at: Mapped[dt.datetime] = mapped_column(TS, server_default=func.now())
     __table_args__ = (Index("ix_dnc_e164", "e164"),)
@@ -315,7 +331,7 @@ class Callback(Base):
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
     entry_id: Mapped[int] = mapped_column(BigInteger)  # checked by a trigger; deleted with its entry (0005)
     contact_id: Mapped[int] = mapped_column(BigInteger)
-    phone_e164: Mapped[str] = mapped_column(Text)  # may differ from the entry's number
+    phone_e164: Mapped[str] = mapped_column(NUMBER)  # may differ from the entry's number
     due_at: Mapped[dt.datetime] = mapped_column(TS)
     owner_agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
     escalate: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))

@@ -36,7 +36,6 @@ _FAST_SHAPE = re.compile(r" *(\+)? *[0-9(][0-9 ()\-.]*")
 _DROP_SEPARATORS = str.maketrans("", "", " +()-.")
 _FIRST3 = operator.itemgetter(slice(0, 3))
 _CODE = operator.itemgetter(0)
-_CODE_LENGTH = operator.itemgetter(1)
 _NO_SPLIT = (0, 0)  # a cell the fast path does not take: country code 0, which no number is valid in
 
 UNKNOWN_ZONE = "Etc/Unknown"
@@ -402,7 +401,8 @@ class PhoneNormaliser:
                 full[k] = ""
                 splits[k] = _NO_SPLIT
         codes = list(map(_CODE, splits))
-        nsns = list(map(operator.getitem, full, map(slice, map(_CODE_LENGTH, splits), itertools.repeat(None))))
+        # the national number: a national cell's digits as they are, after "+" those past the code
+        nsns = [d if f and not p else f[s[1]:] for f, s, p, d in zip(full, splits, plus, digits)]
         checks = {(cc, length): check for cc in set(codes) for length, check in enumerate(_validators(cc))}
         valid = list(map(operator.call, map(checks.__getitem__, zip(codes, map(len, nsns))), nsns))
         e164: list[str | None] = list(map("+".__add__, full))

@@ -268,14 +268,17 @@ def test_given_values_with_copy_escapes_and_two_phones_when_imported_then_stored
     assert sql("select count(*) as n from campaign_entries e join contacts c on c.id = e.contact_id")[0]["n"] == 2
 
 
-def test_tables_an_import_writes_have_no_insert_triggers_but_the_reference_check(sql):
+def test_tables_an_import_writes_have_no_insert_triggers_but_those_it_does_itself(sql):
     # The import may switch off, with session_replication_role, the reference check of the rows it
-    # writes (their campaign is locked, their contacts are its own, owner and status are null), which
-    # would silently skip any other insert trigger on these tables too: one added later must
-    # revisit that. (The delete triggers do not fire on an import.)
+    # writes (their campaign is locked, their contacts are its own, owner and status are null) and
+    # the zone numbering (it numbers the zones itself), which would silently skip any other insert
+    # trigger on these tables too: one added later must revisit that. (The delete triggers do not
+    # fire on an import.)
     assert sql("select tgrelid::regclass::text as t, tgname from pg_trigger where not tgisinternal "
-               "and tgtype & 4 <> 0 and tgrelid in ('contacts'::regclass, 'campaign_entries'::regclass)") == [
-        {"t": "campaign_entries", "tgname": "campaign_entries_references"}]
+               "and tgtype & 4 <> 0 and tgrelid in ('contacts'::regclass, 'campaign_entries'::regclass) "
+               "order by tgname") == [
+        {"t": "campaign_entries", "tgname": "campaign_entries_references"},
+        {"t": "campaign_entries", "tgname": "campaign_entries_zone"}]  # the import writes zone_id itself
 
 
 async def test_given_role_that_may_not_skip_fk_checks_when_imported_then_checks_run_and_rows_are_written(
@@ -384,12 +387,60 @@ async def test_given_a_child_process_fails_when_importing_then_the_error_is_rais
     monkeypatch.setattr(ci, "CONTACT_LIST_MIN_ROWS", 80)
     real = ci._stage_chunk
 
-    def third_chunk_fails(records, lines, *args):
+    def third_chunk_fails(columns, text_lines, lines, *args):
         if lines[0] > 80:
             raise ValueError(f"chunk from line {lines[0]} cannot be read")
-        return real(records, lines, *args)
+        return real(columns, text_lines, lines, *args)
 
     monkeypatch.setattr(ci, "_stage_chunk", third_chunk_fails)  # the children are forked with it
     with pytest.raises(ValueError, match="chunk from line 82 cannot be read"):
         await ci.import_contacts(db, path, campaign="big", mapping="phone=Tel")
+    assert counts() == NOTHING
+
+
+@pytest.mark.parametrize("text_, fast_path", [
+    ("Tel;Name\n347 1234567;Rossi\n347 1234568; Bianchi \n", True),
+    ("Tel;Name\r\n347 1234567;Rossi\r\n347 1234568;Bianchi", True),  # Windows line ends, no last one
+    ("Tel;Name;Note\n347 1234567;;\n;;\n347 1234568;Bianchi;x\n\n", False),  # empty cells, blank lines
+    ("Tel,Name\n347 1234567,Ro'ssi\n347 1234568,Bianchi,extra\n", False),  # a ragged row
+    ("Tel\tName\n347 1234567\tRossi\r347 1234568\tBianchi\n", True),  # a lone carriage return
+])
+def test_given_a_file_without_quotes_when_read_then_the_same_records_as_the_csv_reader(text_, fast_path):
+    # Files without a quote character skip the CSV state machine (_records_fast): they must read
+    # exactly as csv.reader reads them, line numbers and errors included.
+    from ari_app.errors import UserError
+    from ari_app.services.contacts_import import _records, _records_fast, sniff_delimiter
+
+    delim = sniff_delimiter(text_)
+    try:
+        exact = _records(text_, delim, True)
+    except UserError as exc:
+        exact = str(exc)
+    fast = _records_fast(text_, delim, True)
+    assert (fast[0] is not None) == fast_path  # when it declines, read_table takes the exact path
+    if not fast_path:
+        return
+    assert isinstance(exact, tuple), exact
+    assert (fast[0], fast[1], list(fast[2]), fast[3]) == (exact[0], exact[1], list(exact[2]), exact[3])
+
+
+async def test_given_a_big_file_with_a_shifted_line_deep_inside_when_imported_then_file_error_and_nothing_written(
+        db, make_campaign, tmp_path, counts, monkeypatch):
+    # A file without quotes is split into cells chunk by chunk, by the child processes: a line of
+    # another width in a late chunk still stops the import with the exact path's sentence.
+    from ari_app.errors import UserError
+    from ari_app.services import contacts_import as ci
+
+    path = tmp_path / "shifted.csv"
+    rows = [f"347 {i:07d};Rossi {i}" for i in range(300)]
+    rows[250] = "347 0000250;Rossi; Mario"
+    path.write_text("Tel;Name\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    make_campaign("big")
+    monkeypatch.setattr(ci, "BATCH_ROWS", 40)
+    monkeypatch.setattr(ci, "FORK_MIN_ROWS", 80)
+    monkeypatch.setattr(ci, "CONTACT_LIST_MIN_ROWS", 80)
+    with pytest.raises(UserError) as exc:
+        await ci.import_contacts(db, path, campaign="big", mapping="phone=Tel,name=Name")
+    assert str(exc.value) == ("line 252 has 3 fields but the header has 2, so its columns would shift (an unquoted "
+                              "';' inside a value, or the wrong --delimiter); nothing was imported")
     assert counts() == NOTHING

@@ -96,3 +96,59 @@ def test_tables_match_the_migrations(db_url):
             Base.metadata)
     engine.dispose()
     assert diff == []
+
+
+def test_given_phone_columns_then_they_compare_bytewise_and_each_others_indexes_serve_them(sql):
+    # Migration 0006: an index serves only comparisons in its own collation, so the claim's probes
+    # of dnc_numbers and attempts by an entry's number need every phone column in the same one.
+    columns = sql("select table_name || '.' || column_name as c, collation_name from information_schema.columns "
+                  "where table_schema = current_schema() and column_name in ('phone_e164', 'e164', 'phones') "
+                  "and table_name in ('campaign_entries', 'attempts', 'callbacks', 'dnc_numbers', 'contacts') "
+                  "order by 1")
+    assert columns == [{"c": c, "collation_name": "C"} for c in (
+        "attempts.phone_e164", "callbacks.phone_e164", "campaign_entries.phone_e164", "contacts.phones",
+        "dnc_numbers.e164")]
+    cid = sql("insert into campaigns (name, mode) values ('c', 'progressive') returning id")[0]["id"]
+    sql("select dialer_entries_partition(%s)", (cid,))
+    sql("set enable_seqscan = off")  # an index the comparison can use is then taken
+    plan = "\n".join(r["QUERY PLAN"] for r in sql(
+        f"explain select e.id from campaign_entries e where e.campaign_id = {cid} "
+        "and not exists (select 1 from dnc_numbers d where d.e164 = e.phone_e164) "
+        "and not exists (select 1 from attempts a where a.phone_e164 = e.phone_e164 and a.ended_at is null)"))
+    assert "Seq Scan on dnc_numbers" not in plan and "Seq Scan on attempts" not in plan, plan
+
+
+def test_given_the_migration_files_then_the_head_read_from_them_is_alembics():
+    # prepared_url skips Alembic when the schema is at head_revision(), read from the files
+    # without importing Alembic: it must be the head Alembic itself would migrate to.
+    from alembic.script import ScriptDirectory
+
+    from ari_app.db.migrate import alembic_config, head_revision
+
+    assert head_revision() == ScriptDirectory.from_config(alembic_config("postgresql://unused")).get_current_head()
+
+
+def test_given_a_database_behind_the_code_when_a_command_opens_it_then_embedded_migrates_external_refuses(
+        pg_server_uri):
+    import uuid
+    from urllib.parse import urlsplit
+
+    from ari_app.config import Settings
+    from ari_app.db.migrate import at_head, upgrade
+    from ari_app.db.runtime import prepared_url
+    from ari_app.errors import UserError
+
+    name = f"h_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(pg_server_uri, autocommit=True) as conn:
+        conn.execute(f'create database "{name}"')
+    url = urlsplit(pg_server_uri)._replace(path=f"/{name}").geturl()
+    try:
+        upgrade(url, "0004")
+        with pytest.raises(UserError, match="run 'dialer db upgrade' first"):
+            prepared_url(Settings(database_url=url))
+        assert not at_head(url)
+        prepared_url(Settings(database_url=url), migrate=True)
+        assert at_head(url)
+    finally:
+        with psycopg.connect(pg_server_uri, autocommit=True) as conn:
+            conn.execute(f'drop database if exists "{name}" with (force)')

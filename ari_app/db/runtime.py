@@ -8,16 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from ari_app.config import Settings
 from ari_app.db.engine import libpq_url, make_async_engine, session_factory
-from ari_app.db.migrate import MIGRATIONS, current_heads, upgrade
+from ari_app.db.migrate import at_head, upgrade
 from ari_app.errors import UserError
-
-
-def head_revision() -> str:
-    from alembic.script import ScriptDirectory
-
-    from ari_app.db.migrate import alembic_config
-
-    return ScriptDirectory.from_config(alembic_config("postgresql://unused")).get_current_head()
 
 
 def prepared_url(settings: Settings, *, migrate: bool | None = None) -> str:
@@ -33,15 +25,14 @@ def prepared_url(settings: Settings, *, migrate: bool | None = None) -> str:
         raise UserError(f"cannot open the database: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
     if migrate is None:
         migrate = settings.database_url is None
-    if migrate:
-        upgrade(url)
-    else:
-        try:
-            heads = current_heads(url)
-        except Exception as exc:
-            raise UserError(f"cannot open the database: {str(exc).splitlines()[0]}") from None
-        if head_revision() not in heads:
+    try:
+        current = at_head(url)
+    except Exception as exc:
+        raise UserError(f"cannot open the database: {str(exc).splitlines()[0]}") from None
+    if not current:
+        if not migrate:
             raise UserError("the database schema is not up to date; run 'dialer db upgrade' first")
+        upgrade(url)
     return url
 
 

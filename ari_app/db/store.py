@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import and_, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ari_app.db.claim import ClaimedEntry
@@ -132,7 +132,7 @@ async def create_attempts(
     )
     await session.execute(
         update(CampaignEntry)
-        .where(CampaignEntry.id.in_([e.id for e in entries]))
+        .where(CampaignEntry.campaign_id == campaign.id, CampaignEntry.id.in_([e.id for e in entries]))
         .values(attempts=CampaignEntry.attempts + 1, updated_at=now)
     )
     return [NewAttempt(*r) for r in result.all()]
@@ -167,17 +167,30 @@ async def close_attempt(
     await session.execute(update(Attempt).where(Attempt.id == attempt_id, Attempt.ended_at.is_(None)).values(**values))
 
 
-async def entry_facts(session: AsyncSession, entry_id: int, outcome: Outcome, max_attempts: int) -> EntryFacts:
-    row = (
-        await session.execute(
-            text(
-                "select e.attempts, (select count(*) from attempts a where a.entry_id = e.id and a.outcome = :o) "
-                "from campaign_entries e where e.id = :id"
-            ),
-            {"id": entry_id, "o": str(outcome)},
-        )
-    ).one()
-    return EntryFacts(attempts=row[0], max_attempts=max_attempts, outcome_count=row[1])
+def _entry(entry_id: int, campaign_id: int | None):
+    """The condition for one entry: with its campaign, PostgreSQL plans and probes that campaign's
+    partition only (with 100 campaigns, an update by id alone took 1.9 ms instead of 0.9)."""
+    if campaign_id is None:
+        return CampaignEntry.id == entry_id
+    return and_(CampaignEntry.id == entry_id, CampaignEntry.campaign_id == campaign_id)
+
+
+async def _update_entry(session: AsyncSession, entry_id: int, campaign_id: int | None, **values) -> None:
+    """Update one entry, looked up in ``campaign_id``'s partition; an entry moved to another
+    campaign meanwhile (a preview record held by an agent can be) is found by its id alone."""
+    result = await session.execute(update(CampaignEntry).where(_entry(entry_id, campaign_id)).values(**values))
+    if result.rowcount == 0 and campaign_id is not None:
+        await session.execute(update(CampaignEntry).where(CampaignEntry.id == entry_id).values(**values))
+
+
+async def entry_facts(session: AsyncSession, entry_id: int, outcome: Outcome, max_attempts: int,
+                      campaign_id: int | None = None) -> EntryFacts:
+    attempts = (await session.execute(select(CampaignEntry.attempts).where(_entry(entry_id, campaign_id)))).scalar()
+    if attempts is None:  # moved meanwhile
+        attempts = (await session.execute(select(CampaignEntry.attempts).where(CampaignEntry.id == entry_id))).scalar_one()
+    count = (await session.execute(text("select count(*) from attempts where entry_id = :id and outcome = :o"),
+                                   {"id": entry_id, "o": str(outcome)})).scalar_one()
+    return EntryFacts(attempts=attempts, max_attempts=max_attempts, outcome_count=count)
 
 
 async def apply_entry_update(
@@ -190,6 +203,7 @@ async def apply_entry_update(
     status_id: int | None,
     phone_e164: str,
     source: str,
+    campaign_id: int | None = None,
 ) -> None:
     values = dict(
         state=str(upd.state), next_attempt_at=upd.next_attempt_at, progressive_only=upd.progressive_only,
@@ -201,14 +215,15 @@ async def apply_entry_update(
         values["not_before"] = upd.not_before
     if upd.owner_agent_id is not None or upd.callback_at is not None:
         values["owner_agent_id"] = upd.owner_agent_id  # a callback for any agent clears an earlier owner
-    await session.execute(update(CampaignEntry).where(CampaignEntry.id == entry_id).values(**values))
+    await _update_entry(session, entry_id, campaign_id, **values)
     if upd.add_to_dnc:
         await add_to_dnc(session, phone_e164, source=source, now=now)
     if upd.callback_at is not None:
         await session.execute(text(
             "insert into callbacks (campaign_id, entry_id, contact_id, phone_e164, due_at, owner_agent_id, created_by) "
             "select campaign_id, id, contact_id, :p, :due, :owner, :by from campaign_entries where id = :e"),
-            {"p": upd.callback_phone or phone_e164, "due": upd.callback_at, "owner": upd.owner_agent_id, "by": source, "e": entry_id})
+            {"p": upd.callback_phone or phone_e164, "due": upd.callback_at, "owner": upd.owner_agent_id, "by": source,
+             "e": entry_id})
 
 
 async def on_dnc(session: AsyncSession, e164: str) -> bool:
@@ -252,10 +267,10 @@ async def set_disposition(session: AsyncSession, attempt_id: int, status_id: int
 
 
 async def release_entry(session: AsyncSession, entry_id: int, *, now: dt.datetime, next_attempt_at: dt.datetime | None,
-                        priority_delta: int = 0, undo_attempt: bool = False) -> None:
+                        priority_delta: int = 0, undo_attempt: bool = False, campaign_id: int | None = None) -> None:
     values = dict(state="ready", lease_owner=None, lease_until=None, updated_at=now, next_attempt_at=next_attempt_at,
                   priority=CampaignEntry.priority + priority_delta)
-    await session.execute(update(CampaignEntry).where(CampaignEntry.id == entry_id).values(**values))
+    await _update_entry(session, entry_id, campaign_id, **values)
 
 
 # --- agents -----------------------------------------------------------------------------------
@@ -367,10 +382,9 @@ async def complete_exhausted_campaigns(session: AsyncSession, now: dt.datetime) 
     return [r[0] for r in rows]
 
 
-async def set_entry_state(session: AsyncSession, entry_id: int, state: EntryState, now: dt.datetime) -> None:
-    await session.execute(
-        update(CampaignEntry).where(CampaignEntry.id == entry_id).values(state=str(state), updated_at=now)
-    )
+async def set_entry_state(session: AsyncSession, entry_id: int, state: EntryState, now: dt.datetime,
+                          campaign_id: int | None = None) -> None:
+    await _update_entry(session, entry_id, campaign_id, state=str(state), updated_at=now)
 
 
 @dataclass(frozen=True)
@@ -390,7 +404,8 @@ class DueCallback:
 async def load_callback(session: AsyncSession, callback_id: int) -> DueCallback | None:
     row = (await session.execute(text(
         "select cb.id, cb.campaign_id, cb.entry_id, cb.contact_id, cb.phone_e164, cb.due_at, cb.owner_agent_id, "
-        "cb.escalate, e.timezone, cb.state from callbacks cb join campaign_entries e on e.id = cb.entry_id "
+        "cb.escalate, e.timezone, cb.state from callbacks cb "
+        "join campaign_entries e on e.id = cb.entry_id and e.campaign_id = cb.campaign_id "  # they move together
         "where cb.id = :id"), {"id": callback_id})).first()
     return DueCallback(*row) if row else None
 
@@ -403,8 +418,8 @@ async def fire_callback(session: AsyncSession, cb: DueCallback, campaign: Campai
         {"id": cb.id, "now": now})).first()
     if not won:
         return None
-    await session.execute(update(CampaignEntry).where(CampaignEntry.id == cb.entry_id)
-                          .values(state=str(EntryState.DIALING), lease_owner=instance_id, updated_at=now))
+    await _update_entry(session, cb.entry_id, cb.campaign_id, state=str(EntryState.DIALING), lease_owner=instance_id,
+                        updated_at=now)
     entry = ClaimedEntry(cb.entry_id, cb.contact_id, cb.phone_e164, cb.timezone, 0, cb.owner_agent_id, False, 0)
     (attempt,) = await create_attempts(session, campaign, [entry], instance_id=instance_id, now=now, rng=rng,
                                        agent_id=agent_id)
@@ -496,11 +511,11 @@ async def rearm_callback(session: AsyncSession, attempt_id: int, now: dt.datetim
         "update callbacks set state = 'pending', fired_at = null, attempt_id = null, due_at = least(due_at, :now) "
         "where attempt_id = :a and state = 'fired' "
         "  and exists (select 1 from attempts where id = :a and state = 'created') "  # never left for Asterisk
-        "returning entry_id"), {"a": attempt_id, "now": now})).first()
+        "returning entry_id, campaign_id"), {"a": attempt_id, "now": now})).first()
     if row is None:
         return False
-    await session.execute(update(CampaignEntry).where(CampaignEntry.id == row[0])
-                          .values(state=str(EntryState.CALLBACK), lease_owner=None, lease_until=None, updated_at=now))
+    await _update_entry(session, row[0], row[1], state=str(EntryState.CALLBACK), lease_owner=None, lease_until=None,
+                        updated_at=now)
     return True
 
 

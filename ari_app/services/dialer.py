@@ -687,12 +687,12 @@ class DialerService:
     async def _apply(self, s, campaign: CampaignConfig, call: CallLive, outcome: Outcome, status: StatusView | None,
                      now: dt.datetime, *, agent_id: int | None = None, when: dt.datetime | None = None,
                      personal: bool = True, callback_phone: str | None = None) -> None:
-        facts = await store.entry_facts(s, call.entry_id, outcome, campaign.max_attempts)
+        facts = await store.entry_facts(s, call.entry_id, outcome, campaign.max_attempts, campaign.id)
         upd = apply_status(facts, outcome, status, campaign.retry_rules, now, agent_id=agent_id, when=when,
                            personal=personal, callback_phone=callback_phone)
         await store.apply_entry_update(s, call.entry_id, upd, now=now, outcome=outcome,
                                        status_id=status.id if status else None, phone_e164=call.phone,
-                                       source=f"status {status.name}" if status else "dialer")
+                                       source=f"status {status.name}" if status else "dialer", campaign_id=campaign.id)
 
     # --- agents -----------------------------------------------------------------------------
 
@@ -1172,7 +1172,7 @@ class DialerService:
             now = self.now()
             async with self.db.transaction() as s:
                 await store.add_to_dnc(s, offer.entry.phone_e164, source=f"agent {agent.extension} (preview)", now=now)
-                await store.set_entry_state(s, offer.entry.id, EntryState.DNC, now)
+                await store.set_entry_state(s, offer.entry.id, EntryState.DNC, now, offer.campaign_id)
             await self._stop_offer_prompt(agent)
             await self._agent_ready(agent, "record marked do-not-call")
 
@@ -1193,9 +1193,11 @@ class DialerService:
         now = self.now()
         async with self.db.transaction() as s:
             if top:  # back to the top of the list
-                await store.release_entry(s, offer.entry.id, now=now, next_attempt_at=None, priority_delta=1)
+                await store.release_entry(s, offer.entry.id, now=now, next_attempt_at=None, priority_delta=1,
+                                          campaign_id=offer.campaign_id)
             else:  # skipped: later
-                await store.release_entry(s, offer.entry.id, now=now, next_attempt_at=now + SKIP_DELAY)
+                await store.release_entry(s, offer.entry.id, now=now, next_attempt_at=now + SKIP_DELAY,
+                                          campaign_id=offer.campaign_id)
 
     async def _dial_offer(self, agent: AgentLive) -> None:
         await self._stop_offer_prompt(agent)
@@ -1207,10 +1209,10 @@ class DialerService:
         now = self.now()
         async with self.db.transaction() as s:
             if await store.on_dnc(s, offer.entry.phone_e164):  # listed while the agent held the record
-                await store.set_entry_state(s, offer.entry.id, EntryState.DNC, now)
+                await store.set_entry_state(s, offer.entry.id, EntryState.DNC, now, offer.campaign_id)
                 attempts = []
             else:
-                await store.set_entry_state(s, offer.entry.id, EntryState.DIALING, now)
+                await store.set_entry_state(s, offer.entry.id, EntryState.DIALING, now, offer.campaign_id)
                 attempts = await store.create_attempts(s, campaign, [offer.entry], instance_id=self.instance_id,
                                                        now=now, rng=self.rng, agent_id=agent.agent_id)
         if not attempts:

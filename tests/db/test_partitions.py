@@ -219,3 +219,20 @@ def test_given_a_database_of_the_previous_schema_when_migrated_then_its_rows_are
     finally:
         with psycopg.connect(pg_server_uri, autocommit=True) as conn:
             conn.execute(f'drop database if exists "{name}" with (force)')
+
+
+async def test_given_an_entry_moved_while_the_dialer_held_it_when_released_by_its_old_campaign_then_found_by_id(
+        db, sql):
+    # The dialer updates an entry within its campaign's partition (one partition planned, not
+    # all); a preview record an agent holds can be moved meanwhile, and must still be released.
+    from ari_app.db import store
+
+    old, new = _campaign(sql, "old"), _campaign(sql, "new")
+    entry = _entry(sql, old)
+    sql("update campaign_entries set state = 'reserved' where id = %s", (entry,))
+    sql("select dialer_entries_partition(%s)", (new,))
+    sql("update campaign_entries set campaign_id = %s where id = %s", (new, entry))
+    now = dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc)
+    async with db.transaction() as s:
+        await store.release_entry(s, entry, now=now, next_attempt_at=None, campaign_id=old)
+    assert sql("select campaign_id, state from campaign_entries") == [{"campaign_id": new, "state": "ready"}]

@@ -61,17 +61,33 @@ def template_url(pg_server_uri) -> str:
     return url
 
 
+@contextlib.contextmanager
+def _database(server_uri: str, prefix: str, create: str = ""):
+    """A database of its own for one test, dropped after it."""
+    import psycopg
+
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server_uri, autocommit=True) as conn:
+        conn.execute(f'create database "{name}"{create}')
+    try:
+        yield _with_db(server_uri, name)
+    finally:
+        with psycopg.connect(server_uri, autocommit=True) as conn:
+            conn.execute(f'drop database if exists "{name}" with (force)')
+
+
 @pytest.fixture
 def db_url(pg_server_uri, template_url) -> str:
     """A fresh, migrated database of its own for this test."""
-    import psycopg
+    with _database(pg_server_uri, "t", f' template "{TEMPLATE}"') as url:
+        yield url
 
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_server_uri, autocommit=True) as conn:
-        conn.execute(f'create database "{name}" template "{TEMPLATE}"')
-    yield _with_db(pg_server_uri, name)
-    with psycopg.connect(pg_server_uri, autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{name}" with (force)')
+
+@pytest.fixture
+def blank_db_url(pg_server_uri) -> str:
+    """A new database without any schema (for tests of the migrations themselves)."""
+    with _database(pg_server_uri, "b") as url:
+        yield url
 
 
 @pytest.fixture

@@ -155,70 +155,60 @@ async def test_given_a_big_import_holding_its_new_tables_then_the_dialer_and_oth
     assert (await importing).imported == 300
 
 
-def test_given_a_database_of_the_previous_schema_when_migrated_then_its_rows_are_kept_both_ways(pg_server_uri):
+def test_given_a_database_of_the_previous_schema_when_migrated_then_its_rows_are_kept_both_ways(blank_db_url):
     """Migration 0005 moves existing entries into their campaigns' partitions and contact_phones
     into contacts.phones, keeping ids, history and references; its downgrade puts them back."""
-    import uuid
-    from urllib.parse import urlsplit
-
     from alembic import command
 
     from ari_app.db.migrate import alembic_config, upgrade
 
-    name = f"m_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(pg_server_uri, autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
-    url = urlsplit(pg_server_uri)._replace(path=f"/{name}").geturl()
-    try:
-        upgrade(url, "0004")
-        with psycopg.connect(url, autocommit=True) as conn:
-            run = conn.execute
-            a, b = (run("insert into campaigns (name, mode) values (%s, 'progressive') returning id", (n,)).fetchone()[0]
-                    for n in ("a", "b"))
-            c1 = run("insert into contacts (name, custom) values ('Rossi', '{\"city\": \"Roma\"}') returning id").fetchone()[0]
-            c2 = run("insert into contacts (name) values ('Nowak') returning id").fetchone()[0]
-            run("insert into contact_phones (contact_id, e164, position) values (%s, '+390612345678', 0), "
-                "(%s, '+393471234567', 1), (%s, '+48512345678', 0)", (c1, c1, c2))
-            e1 = run("insert into campaign_entries (campaign_id, contact_id, phone_e164, attempts, state) "
-                     "values (%s, %s, '+390612345678', 2, 'callback') returning id", (a, c1)).fetchone()[0]
-            e2 = run("insert into campaign_entries (campaign_id, contact_id, phone_e164) values (%s, %s, '+48512345678') "
-                     "returning id", (b, c2)).fetchone()[0]
-            run("insert into attempts (entry_id, campaign_id, phone_e164, channel_id, ended_at, outcome) "
-                "values (%s, %s, '+390612345678', 'ch-1', now(), 'no_answer')", (e1, a))
-            run("insert into callbacks (campaign_id, entry_id, contact_id, phone_e164, due_at) "
-                "values (%s, %s, %s, '+390612345678', now() + interval '1 day')", (a, e1, c1))
+    url = blank_db_url
+    upgrade(url, "0004")
+    with psycopg.connect(url, autocommit=True) as conn:
+        run = conn.execute
+        a, b = (run("insert into campaigns (name, mode) values (%s, 'progressive') returning id", (n,)).fetchone()[0]
+                for n in ("a", "b"))
+        c1 = run("insert into contacts (name, custom) values ('Rossi', '{\"city\": \"Roma\"}') returning id").fetchone()[0]
+        c2 = run("insert into contacts (name) values ('Nowak') returning id").fetchone()[0]
+        run("insert into contact_phones (contact_id, e164, position) values (%s, '+390612345678', 0), "
+            "(%s, '+393471234567', 1), (%s, '+48512345678', 0)", (c1, c1, c2))
+        e1 = run("insert into campaign_entries (campaign_id, contact_id, phone_e164, attempts, state) "
+                 "values (%s, %s, '+390612345678', 2, 'callback') returning id", (a, c1)).fetchone()[0]
+        e2 = run("insert into campaign_entries (campaign_id, contact_id, phone_e164) values (%s, %s, '+48512345678') "
+                 "returning id", (b, c2)).fetchone()[0]
+        run("insert into attempts (entry_id, campaign_id, phone_e164, channel_id, ended_at, outcome) "
+            "values (%s, %s, '+390612345678', 'ch-1', now(), 'no_answer')", (e1, a))
+        run("insert into callbacks (campaign_id, entry_id, contact_id, phone_e164, due_at) "
+            "values (%s, %s, %s, '+390612345678', now() + interval '1 day')", (a, e1, c1))
 
-        def rows(conn):
-            return (conn.execute("select id, campaign_id, contact_id, phone_e164, attempts, state "
-                                 "from campaign_entries order by id").fetchall(),
-                    conn.execute("select entry_id, outcome from attempts").fetchall(),
-                    conn.execute("select entry_id, state from callbacks").fetchall(),
-                    conn.execute("select id, name, custom from contacts order by id").fetchall())
+    def rows(conn):
+        return (conn.execute("select id, campaign_id, contact_id, phone_e164, attempts, state "
+                             "from campaign_entries order by id").fetchall(),
+                conn.execute("select entry_id, outcome from attempts").fetchall(),
+                conn.execute("select entry_id, state from callbacks").fetchall(),
+                conn.execute("select id, name, custom from contacts order by id").fetchall())
 
-        with psycopg.connect(url) as conn:
-            before = rows(conn)
-        upgrade(url)
-        with psycopg.connect(url, autocommit=True) as conn:
-            assert rows(conn) == before
-            assert conn.execute("select tableoid::regclass::text from campaign_entries order by id").fetchall() == [
-                (f"campaign_entries_{a}",), (f"campaign_entries_{b}",)]
-            assert conn.execute("select phones from contacts order by id").fetchall() == [
-                (["+390612345678", "+393471234567"],), (["+48512345678"],)]
-            new = conn.execute("insert into contacts (name) values ('new') returning id").fetchone()[0]
-            assert new == c2 + 1  # the sequence goes on
-            conn.execute("delete from contacts where id = %s", (new,))
-            conn.execute("delete from campaign_entries where id = %s", (e2,))  # the triggers work on moved rows
-        command.downgrade(alembic_config(url), "0004")
-        with psycopg.connect(url) as conn:
-            assert rows(conn) == (before[0][:1], *before[1:])
-            assert conn.execute("select contact_id, e164, position from contact_phones order by contact_id, position"
-                                ).fetchall() == [(c1, "+390612345678", 0), (c1, "+393471234567", 1), (c2, "+48512345678", 0)]
-            with pytest.raises(psycopg.errors.ForeignKeyViolation):  # the foreign keys are back
-                conn.execute("insert into attempts (entry_id, campaign_id, phone_e164, channel_id) "
-                             "values (999, %s, '+39', 'x')", (a,))
-    finally:
-        with psycopg.connect(pg_server_uri, autocommit=True) as conn:
-            conn.execute(f'drop database if exists "{name}" with (force)')
+    with psycopg.connect(url) as conn:
+        before = rows(conn)
+    upgrade(url)
+    with psycopg.connect(url, autocommit=True) as conn:
+        assert rows(conn) == before
+        assert conn.execute("select tableoid::regclass::text from campaign_entries order by id").fetchall() == [
+            (f"campaign_entries_{a}",), (f"campaign_entries_{b}",)]
+        assert conn.execute("select phones from contacts order by id").fetchall() == [
+            (["+390612345678", "+393471234567"],), (["+48512345678"],)]
+        new = conn.execute("insert into contacts (name) values ('new') returning id").fetchone()[0]
+        assert new == c2 + 1  # the sequence goes on
+        conn.execute("delete from contacts where id = %s", (new,))
+        conn.execute("delete from campaign_entries where id = %s", (e2,))  # the triggers work on moved rows
+    command.downgrade(alembic_config(url), "0004")
+    with psycopg.connect(url) as conn:
+        assert rows(conn) == (before[0][:1], *before[1:])
+        assert conn.execute("select contact_id, e164, position from contact_phones order by contact_id, position"
+                            ).fetchall() == [(c1, "+390612345678", 0), (c1, "+393471234567", 1), (c2, "+48512345678", 0)]
+        with pytest.raises(psycopg.errors.ForeignKeyViolation):  # the foreign keys are back
+            conn.execute("insert into attempts (entry_id, campaign_id, phone_e164, channel_id) "
+                         "values (999, %s, '+39', 'x')", (a,))
 
 
 async def test_given_an_entry_moved_while_the_dialer_held_it_when_released_by_its_old_campaign_then_found_by_id(

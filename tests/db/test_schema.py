@@ -129,26 +129,15 @@ def test_given_the_migration_files_then_the_head_read_from_them_is_alembics():
 
 
 def test_given_a_database_behind_the_code_when_a_command_opens_it_then_embedded_migrates_external_refuses(
-        pg_server_uri):
-    import uuid
-    from urllib.parse import urlsplit
-
+        blank_db_url):
     from ari_app.config import Settings
     from ari_app.db.migrate import at_head, upgrade
     from ari_app.db.runtime import prepared_url
     from ari_app.errors import UserError
 
-    name = f"h_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(pg_server_uri, autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
-    url = urlsplit(pg_server_uri)._replace(path=f"/{name}").geturl()
-    try:
-        upgrade(url, "0004")
-        with pytest.raises(UserError, match="run 'dialer db upgrade' first"):
-            prepared_url(Settings(database_url=url))
-        assert not at_head(url)
-        prepared_url(Settings(database_url=url), migrate=True)
-        assert at_head(url)
-    finally:
-        with psycopg.connect(pg_server_uri, autocommit=True) as conn:
-            conn.execute(f'drop database if exists "{name}" with (force)')
+    upgrade(blank_db_url, "0004")
+    with pytest.raises(UserError, match="run 'dialer db upgrade' first"):
+        prepared_url(Settings(database_url=blank_db_url))
+    assert not at_head(blank_db_url)
+    prepared_url(Settings(database_url=blank_db_url), migrate=True)
+    assert at_head(blank_db_url)

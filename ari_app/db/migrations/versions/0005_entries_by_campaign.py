@@ -114,7 +114,26 @@ begin
 end $$;
 """
 
-ENTRY_TRIGGERS = """
+# campaign_entries' references: (column, table, what the error calls it, nullable)
+REFERENCES = (("campaign_id", "campaigns", "campaign", False), ("contact_id", "contacts", "contact", False),
+              ("owner_agent_id", "agents", "agent", True), ("last_status_id", "campaign_statuses", "campaign status", True))
+
+
+def _check(column: str, table: str, name: str, nullable: bool) -> str:
+    changed = f"(tg_op = 'INSERT' or new.{column} is distinct from old.{column})"
+    return f"""
+  if {f"new.{column} is not null and " if nullable else ""}{changed} then
+    perform 1 from {table} where id = new.{column} for key share;
+    if not found then
+      raise foreign_key_violation using message = format('{name} %s does not exist', new.{column});
+    end if;
+  end if;"""
+
+
+REFERENCES_FUNCTION = ("create function campaign_entries_references() returns trigger language plpgsql as $$\nbegin"
+                       + "".join(_check(*r) for r in REFERENCES) + "\n  return new;\nend $$;")
+
+ENTRY_TRIGGERS = f"""
 create function campaign_entries_deleted() returns trigger language plpgsql as $$
 begin
   -- what the foreign keys from attempts (on delete set null) and callbacks (cascade) did
@@ -147,34 +166,7 @@ create trigger attempts_entry_reference before insert or update of entry_id on a
 create trigger callbacks_entry_reference before insert or update of entry_id on callbacks
   for each row execute function entry_reference_check();
 
-create function campaign_entries_references() returns trigger language plpgsql as $$
-begin
-  if tg_op = 'INSERT' or new.campaign_id is distinct from old.campaign_id then
-    perform 1 from campaigns where id = new.campaign_id for key share;
-    if not found then
-      raise foreign_key_violation using message = format('campaign %s does not exist', new.campaign_id);
-    end if;
-  end if;
-  if tg_op = 'INSERT' or new.contact_id is distinct from old.contact_id then
-    perform 1 from contacts where id = new.contact_id for key share;
-    if not found then
-      raise foreign_key_violation using message = format('contact %s does not exist', new.contact_id);
-    end if;
-  end if;
-  if new.owner_agent_id is not null and (tg_op = 'INSERT' or new.owner_agent_id is distinct from old.owner_agent_id) then
-    perform 1 from agents where id = new.owner_agent_id for key share;
-    if not found then
-      raise foreign_key_violation using message = format('agent %s does not exist', new.owner_agent_id);
-    end if;
-  end if;
-  if new.last_status_id is not null and (tg_op = 'INSERT' or new.last_status_id is distinct from old.last_status_id) then
-    perform 1 from campaign_statuses where id = new.last_status_id for key share;
-    if not found then
-      raise foreign_key_violation using message = format('campaign status %s does not exist', new.last_status_id);
-    end if;
-  end if;
-  return new;
-end $$;
+{REFERENCES_FUNCTION}
 create trigger campaign_entries_references
   before insert or update of campaign_id, contact_id, owner_agent_id, last_status_id on campaign_entries
   for each row execute function campaign_entries_references();

@@ -51,6 +51,7 @@ import re
 import sys
 import time
 from dataclasses import dataclass, field
+from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
@@ -541,8 +542,6 @@ def _json_objects(names: list[str], columns: list[list[str]], n: int) -> list[st
     separators=(",", ":"))``, a column at a time: each distinct value through the C string encoder
     once (custom columns are mostly a city, a segment, a code), the members of a row joined by
     ``str.join``."""
-    from json.encoder import encode_basestring
-
     if not names:
         return ["{}"] * n
     members = []

@@ -4,10 +4,10 @@ contacts (contacts_main, and one contact list per big import).
 Whatever writes a campaign's first entries makes its partition first:
 
 * :func:`ensure_entries_partition` for ordinary writes (a move into the campaign, adding contacts
-  by filter, a clone): an empty table, attached at once, with its indexes and foreign keys.
+  by filter, a clone): an empty table, attached at once, with its indexes and row triggers.
 * :class:`FreshPartition` for a bulk import into a campaign that has no partition yet: the rows go
-  into a table nobody else can see yet, its indexes are built once over the sorted rows (not
-  updated row by row, which was most of an import's time) and it is attached at the end, in the
+  into a table nobody else can see yet, its indexes are built once, a sort each (not updated row
+  by row, which was most of an import's time) and it is attached at the end, in the
   import's transaction, so nothing is half-written. On a server with ``wal_level = minimal`` (the
   embedded one) the rows of a table created in the same transaction are not written to the WAL
   either. Attaching takes SHARE UPDATE EXCLUSIVE on campaign_entries: the dialer's reads and

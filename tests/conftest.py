@@ -30,7 +30,8 @@ def _with_db(uri: str, name: str) -> str:
 def pg_server_uri(tmp_path_factory) -> str:
     external = os.environ.get("DIALER_TEST_DATABASE_URL")
     if external:
-        return external
+        yield external
+        return
     import shutil
 
     from ari_app.db.embedded import embedded_uri, stop_embedded

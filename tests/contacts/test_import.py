@@ -444,3 +444,34 @@ async def test_given_a_big_file_with_a_shifted_line_deep_inside_when_imported_th
     assert str(exc.value) == ("line 252 has 3 fields but the header has 2, so its columns would shift (an unquoted "
                               "';' inside a value, or the wrong --delimiter); nothing was imported")
     assert counts() == NOTHING
+
+
+async def test_given_an_active_campaign_when_a_file_is_imported_then_its_numbers_are_dialable_at_once(
+        db, make_campaign, tmp_path, monkeypatch, sql):
+    # The first import fills a new partition (and, as a big one, a contact list); the second goes
+    # through the partition's indexes. The claim the dialer runs takes both files' numbers next.
+    import datetime as dt
+
+    from ari_app.db.claim import claim_entries
+    from ari_app.domain.time_rules import CallingHours
+    from ari_app.services import contacts_import as ci
+
+    make_campaign("live", state="active")
+    monkeypatch.setattr(ci, "BATCH_ROWS", 40)
+    monkeypatch.setattr(ci, "FORK_MIN_ROWS", 80)
+    monkeypatch.setattr(ci, "CONTACT_LIST_MIN_ROWS", 80)
+    claimed = []
+    for name, start in (("first.csv", 0), ("second.csv", 500)):
+        path = tmp_path / name
+        path.write_text("Tel\n" + "".join(f"347 {i:07d}\n" for i in range(start, start + 100)), encoding="utf-8")
+        assert (await ci.import_contacts(db, path, campaign="live", mapping="phone=Tel")).imported == 100
+        async with db.transaction() as s:
+            camp = await ci.find_campaign(s, "live")
+            got = await claim_entries(s, campaign_id=camp["id"], limit=200, now=dt.datetime.now(dt.timezone.utc),
+                                      max_attempts=5, calling_hours=CallingHours(dt.time(0), dt.time(23, 59, 59)),
+                                      campaign_zone_open=True, lease_owner="t", lease_seconds=30)
+        claimed.append(sorted(e.phone_e164 for e in got))
+    assert claimed == [[f"+39347{i:07d}" for i in range(0, 100)], [f"+39347{i:07d}" for i in range(500, 600)]]
+    # each entry carries its zone's number, which the claim reads calling hours by
+    assert sql("select count(*) as n from campaign_entries e join time_zones z on z.id = e.zone_id "
+               "where z.name = e.timezone and e.timezone = 'Europe/Rome'")[0]["n"] == 200

@@ -475,3 +475,17 @@ async def test_given_an_active_campaign_when_a_file_is_imported_then_its_numbers
     # each entry carries its zone's number, which the claim reads calling hours by
     assert sql("select count(*) as n from campaign_entries e join time_zones z on z.id = e.zone_id "
                "where z.name = e.timezone and e.timezone = 'Europe/Rome'")[0]["n"] == 200
+
+
+async def test_given_a_zone_time_zones_does_not_have_when_imported_then_it_is_numbered_and_the_entries_carry_it(
+        db, make_campaign, tmp_path, sql):
+    from ari_app.services.contacts_import import import_contacts
+
+    sql("delete from time_zones where name = 'Europe/Lisbon'")  # as if a newer tz database than the migration's
+    make_campaign("c1")
+    path = tmp_path / "zones.csv"
+    path.write_text("Tel;Zone\n347 1234567;Europe/Lisbon\n347 1234568;\n", encoding="utf-8")
+    assert (await import_contacts(db, path, campaign="c1", mapping="phone=Tel,timezone=Zone")).imported == 2
+    assert sql("select e.timezone, z.name from campaign_entries e left join time_zones z on z.id = e.zone_id "
+               "order by e.phone_e164") == [{"timezone": "Europe/Lisbon", "name": "Europe/Lisbon"},
+                                            {"timezone": "Europe/Rome", "name": "Europe/Rome"}]

@@ -186,3 +186,30 @@ async def test_given_pending_callback_then_no_entry_of_that_contact_in_the_campa
         got = await claim_entries(s, campaign_id=cid, limit=5, now=NOW, max_attempts=5, calling_hours=CallingHours(),
                                   campaign_zone_open=True, lease_owner="a", lease_seconds=60)
     assert [e.id for e in got] == [ids[2]]  # the contact's other phone waits for the callback too
+
+
+async def test_given_many_entries_when_leases_are_swept_then_only_the_entries_in_flight_are_read(db, sql):
+    # renew_leases and release_expired_leases run every ten seconds on every instance: they must
+    # not read every entry of every campaign (migration 0008's partial index).
+    from sqlalchemy import text
+
+    from ari_app.db.claim import renew_leases
+
+    cid = sql("insert into campaigns (name, mode, state) values ('big', 'predictive', 'active') returning id")[0]["id"]
+    contact = sql("insert into contacts (name) values ('x') returning id")[0]["id"]
+    sql("select dialer_entries_partition(%s)", (cid,))
+    sql("insert into campaign_entries (campaign_id, contact_id, phone_e164, state, lease_owner, lease_until) "
+        "select %s, %s, '+3906' || g, case when g <= 3 then 'dialing' else 'ready' end, "
+        "case when g <= 3 then 'me' end, case when g <= 3 then now() - interval '1 hour' end "
+        "from generate_series(1, 20000) g", (cid, contact))
+    sql("analyze campaign_entries")
+    now = dt.datetime.now(dt.timezone.utc)
+    async with db.transaction() as s:
+        for query in (r"update campaign_entries set lease_until = now() where lease_owner = 'me' "
+                      r"and state in ('dialing', 'reserved')",
+                      r"select id from campaign_entries e where e.state in ('dialing', 'reserved') and e.lease_until < now()"):
+            plan = "\n".join(row[0] for row in (await s.execute(text("explain " + query))).all())
+            assert "ix_entries_in_flight" in plan or "lease_until_idx" in plan, plan
+            assert "Seq Scan" not in plan, plan
+        await renew_leases(s, "me", now, 30)
+        assert await release_expired_leases(s, now + dt.timedelta(seconds=60)) != []

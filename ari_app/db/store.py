@@ -371,8 +371,10 @@ async def complete_exhausted_campaigns(session: AsyncSession, now: dt.datetime) 
         text(
             "update campaigns c set state = 'completed', updated_at = :now "
             "where c.state = 'active' and c.goal = 'exhaust' "
+            # two checks, each answered by an index (the claim's, and ix_entries_in_flight)
+            "and not exists (select 1 from campaign_entries e where e.campaign_id = c.id and e.state = 'ready') "
             "and not exists (select 1 from campaign_entries e where e.campaign_id = c.id "
-            "                and e.state in ('ready','reserved','dialing','callback')) "
+            "                and e.state in ('reserved','dialing','callback')) "
             "and not exists (select 1 from attempts a where a.campaign_id = c.id and a.ended_at is null) "
             "and exists (select 1 from campaign_entries e where e.campaign_id = c.id) "
             "returning c.id"

@@ -212,8 +212,9 @@ class CampaignEntry(Base):
             postgresql_where=text("state = 'ready'"),
         ),
         Index("ix_entries_contact", "contact_id"),
-        # the entries being dialled or offered, for the lease sweep (migration 0008)
-        Index("ix_entries_in_flight", "lease_until", postgresql_where=text("state in ('dialing', 'reserved')")),
+        # entries being offered, dialled or waiting for a callback (migration 0008)
+        Index("ix_entries_in_flight", "lease_until",
+              postgresql_where=text("state in ('reserved', 'dialing', 'callback')")),
         {"postgresql_partition_by": "LIST (campaign_id)"},
     )
 

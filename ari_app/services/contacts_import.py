@@ -24,7 +24,7 @@ Speed (benchmarks/import_bench.py, goal 100 000 rows/s on two cores):
   a column at a time (``stage_chunks``: C-level passes over each column, no Python code per row)
   by two forked processes for a big file, a thread for a small one, while the event loop writes
   the previous chunk, already COPY text, with COPY (no staging table, no INSERT ... SELECT). Repeats
-  across chunks are dropped in order by the writer (``drop_repeats``).
+  across chunks are dropped in order by the writer (``Repeats``).
 * A campaign's first big import writes a partition of its own (ari_app/db/partitions.py) whose
   indexes are built once at the end, and a big import's contacts go to a contact list of their
   own whose ids need no sequence; with wal_level = minimal (the embedded server) neither table's
@@ -597,14 +597,14 @@ def stage_rows(table: Table, mapping: Mapping, region: str, report: ImportReport
     chunks as COPY text lines for contacts and campaign_entries. Pure (no I/O): contact ids come
     from ``contact_ids``, one per row of the file (reserved from the sequence by the caller).
 
-    The same as :func:`stage_chunks` followed by :func:`drop_repeats`, which the import runs in
+    The same as :func:`stage_chunks` followed by :class:`Repeats`, which the import runs in
     separate processes.
     """
-    seen: dict[str, int] = {}
+    repeats = Repeats()
     for batch, problems in stage_chunks(table, mapping, region, chunk=chunk, contact_ids=contact_ids,
                                         campaign_id=campaign_id, zone_ids=zone_ids):
         report.problems.extend(problems)
-        drop_repeats(batch, seen, report.problems)
+        repeats.drop(batch, report.problems)
         report.read = batch.done
         if progress is not None:
             progress(batch.rows)
@@ -615,7 +615,7 @@ def stage_chunks(table: Table, mapping: Mapping, region: str, *, chunk: int = CO
                  contact_ids: Sequence[int] | None = None, campaign_id: int = 0, first: int = 0,
                  step: int = 1, zone_ids: dict[str, str] | None = None) -> Iterator[tuple[Batch, list[Problem]]]:
     """Chunks ``first``, ``first + step``, ... of the file, validated, with the rows they reject.
-    Each chunk stands alone (repeats across chunks are :func:`drop_repeats`' job), so chunks can
+    Each chunk stands alone (repeats across chunks are :class:`Repeats`' job), so chunks can
     be staged by several processes at once.
 
     A chunk is handled a column at a time (strip, normalise, check, format through ``map`` and
@@ -639,28 +639,40 @@ def stage_chunks(table: Table, mapping: Mapping, region: str, *, chunk: int = CO
         yield batch, problems
 
 
-def drop_repeats(batch: Batch, seen: dict[str, int], problems: list[Problem]) -> None:
-    """Drop from ``batch`` the rows whose number an earlier row had (``seen``: number -> its first
-    line, for the batches before this one) and report them. Usually there are none: one probe of
-    the batch's numbers and one update of ``seen``."""
-    phones, lines = batch.phones, batch.lines
-    clean = seen.keys().isdisjoint(phones)
-    if clean:
-        before = len(seen)
-        seen.update(zip(reversed(phones), reversed(lines)))  # reversed: a batch's first occurrence wins
-        clean = len(seen) - before == len(phones)
-    if clean:
-        return
-    keep = []
-    for phone, line in zip(phones, lines):
-        earlier = seen.get(phone)
-        if earlier is not None and earlier != line:
-            problems.append(Problem(line, "duplicate", f"line {line}: phone {phone} repeats line {earlier}"))
-            keep.append(False)
-        else:
-            seen[phone] = line
-            keep.append(True)
-    batch.keep_only(keep)
+class Repeats:
+    """The numbers of the batches so far, to drop the rows whose number an earlier row had
+    (``drop``). Usually there are none: then a batch costs one update of a set of numbers (the
+    writer does this between COPYs; a dict of number -> line took twice as long). The first repeat
+    builds number -> first line from the batches kept so far, and later batches use that."""
+
+    def __init__(self) -> None:
+        self._numbers: set[str] = set()
+        self._batches: list[tuple[list[str], Sequence[int]]] = []
+        self._first: dict[str, int] | None = None  # number -> first line, once a repeat was seen
+
+    def drop(self, batch: Batch, problems: list[Problem]) -> None:
+        phones, lines = batch.phones, batch.lines
+        if self._first is None:
+            before = len(self._numbers)
+            self._numbers.update(phones)
+            if len(self._numbers) - before == len(phones):
+                self._batches.append((phones, lines))
+                return
+            self._first = {}
+            for earlier_phones, earlier_lines in self._batches:
+                self._first.update(zip(earlier_phones, earlier_lines))
+            self._numbers, self._batches = set(), []  # the dict from now on
+        first, keep = self._first, []
+        for phone, line in zip(phones, lines):
+            earlier = first.get(phone)
+            if earlier is not None:
+                problems.append(Problem(line, "duplicate", f"line {line}: phone {phone} repeats line {earlier}"))
+                keep.append(False)
+            else:
+                first[phone] = line
+                keep.append(True)
+        if not all(keep):
+            batch.keep_only(keep)
 
 
 def _stage_chunk(columns: list[Sequence[str]], text_lines: list[str] | None, lines: Sequence[int], header: list[str],
@@ -923,7 +935,7 @@ async def _import(db: Database, path: str | Path, *, campaign: str, mapping: str
         else:
             source = _InThread(stage_chunks(table, cols, reg, chunk=BATCH_ROWS, contact_ids=contact_ids,
                                             campaign_id=camp["id"], zone_ids=zone_ids))
-        seen: dict[str, int] = {}
+        repeats = Repeats()
         unnumbered: set[str] = set()
         try:
             while True:
@@ -935,7 +947,7 @@ async def _import(db: Database, path: str | Path, *, campaign: str, mapping: str
                 staged, problems = item
                 unnumbered |= staged.unnumbered_zones
                 report.problems.extend(problems)
-                drop_repeats(staged, seen, report.problems)
+                repeats.drop(staged, report.problems)
                 report.read = staged.done
                 if progress is not None:
                     progress(staged.rows)

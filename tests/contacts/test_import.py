@@ -493,3 +493,24 @@ async def test_given_a_zone_time_zones_does_not_have_when_imported_then_it_is_nu
     assert sql("select e.timezone, z.name from campaign_entries e left join time_zones z on z.id = e.zone_id "
                "order by e.phone_e164") == [{"timezone": "Europe/Lisbon", "name": "Europe/Lisbon"},
                                             {"timezone": "Europe/Rome", "name": "Europe/Rome"}]
+
+
+def test_given_batches_with_repeats_when_dropped_then_first_occurrences_kept_and_each_repeat_names_its_first_line():
+    # The writer's check across batches: a set of numbers until the first repeat, then number ->
+    # first line; the earliest line wins within a batch and across batches alike.
+    from ari_app.services.contacts_import import Batch, Problem, Repeats
+
+    def batch(numbers, first_line):
+        lines = list(range(first_line, first_line + len(numbers)))
+        rows = "".join(f"{n}\n" for n in numbers)
+        return Batch(phones=list(numbers), lines=lines, unknown_zone=[False] * len(numbers), contacts=rows, entries=rows)
+
+    repeats, problems = Repeats(), []
+    kept = []
+    for b in (batch(["+1", "+2"], 2), batch(["+3", "+3", "+1"], 4), batch(["+4", "+2", "+5"], 7)):
+        repeats.drop(b, problems)
+        kept.append((b.phones, b.lines, b.contacts))
+    assert kept == [(["+1", "+2"], [2, 3], "+1\n+2\n"), (["+3"], [4], "+3\n"), (["+4", "+5"], [7, 9], "+4\n+5\n")]
+    assert problems == [Problem(5, "duplicate", "line 5: phone +3 repeats line 4"),
+                        Problem(6, "duplicate", "line 6: phone +1 repeats line 2"),
+                        Problem(8, "duplicate", "line 8: phone +2 repeats line 3")]

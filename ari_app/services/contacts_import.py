@@ -514,8 +514,8 @@ class Batch:
     lines: list[int] = field(default_factory=list)
     unknown_zone: list[bool] = field(default_factory=list)
     unnumbered_zones: set[str] = field(default_factory=set)  # zones time_zones did not have (zone_id NULL)
-    contacts: str = ""
-    entries: str = ""
+    contacts: bytes = b""  # UTF-8, as COPY takes it: the child encodes, the writer only sends
+    entries: bytes = b""
     rows: int = 0  # rows of the file in this chunk (accepted or not)
     done: int = 0  # rows of the file up to the end of this chunk
 
@@ -528,13 +528,13 @@ class Batch:
         self.entries = _text(itertools.compress(_text_rows(self.entries), keep))
 
 
-def _text_rows(text_: str) -> list[str]:
-    return text_.split("\n")[:-1]
+def _text_rows(text_: bytes) -> list[bytes]:
+    return text_.split(b"\n")[:-1]
 
 
-def _text(rows) -> str:
-    joined = "\n".join(rows)
-    return joined + "\n" if joined else ""
+def _text(rows) -> bytes:
+    joined = b"\n".join(rows)
+    return joined + b"\n" if joined else b""
 
 
 def _json_objects(names: list[str], columns: list[list[str]], n: int) -> list[str]:
@@ -579,10 +579,11 @@ def _copy_text(values: list[str]) -> list[str]:
     return values
 
 
-def _copy_rows(*columns) -> str:
-    """COPY text of rows given by columns (already COPY text): each row tab-joined, one per line."""
+def _copy_rows(*columns) -> bytes:
+    """COPY text of rows given by columns (already COPY text): each row tab-joined, one per line,
+    in UTF-8."""
     text_ = "\n".join(map("\t".join, zip(*columns)))
-    return text_ + "\n" if text_ else ""
+    return (text_ + "\n").encode() if text_ else b""
 
 
 def _null_if_empty(values) -> list[str]:

@@ -502,7 +502,7 @@ def test_given_batches_with_repeats_when_dropped_then_first_occurrences_kept_and
 
     def batch(numbers, first_line):
         lines = list(range(first_line, first_line + len(numbers)))
-        rows = "".join(f"{n}\n" for n in numbers)
+        rows = "".join(f"{n}\n" for n in numbers).encode()
         return Batch(phones=list(numbers), lines=lines, unknown_zone=[False] * len(numbers), contacts=rows, entries=rows)
 
     repeats, problems = Repeats(), []
@@ -510,7 +510,7 @@ def test_given_batches_with_repeats_when_dropped_then_first_occurrences_kept_and
     for b in (batch(["+1", "+2"], 2), batch(["+3", "+3", "+1"], 4), batch(["+4", "+2", "+5"], 7)):
         repeats.drop(b, problems)
         kept.append((b.phones, b.lines, b.contacts))
-    assert kept == [(["+1", "+2"], [2, 3], "+1\n+2\n"), (["+3"], [4], "+3\n"), (["+4", "+5"], [7, 9], "+4\n+5\n")]
+    assert kept == [(["+1", "+2"], [2, 3], b"+1\n+2\n"), (["+3"], [4], b"+3\n"), (["+4", "+5"], [7, 9], b"+4\n+5\n")]
     assert problems == [Problem(5, "duplicate", "line 5: phone +3 repeats line 4"),
                         Problem(6, "duplicate", "line 6: phone +1 repeats line 2"),
                         Problem(8, "duplicate", "line 8: phone +2 repeats line 3")]

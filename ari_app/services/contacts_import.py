@@ -20,18 +20,19 @@ Policy (what an admin can rely on):
 
 Speed (benchmarks/import_bench.py, goal 100 000 rows/s on two cores):
 
-* The file is parsed while the transaction starts. Its chunks of ``BATCH_ROWS`` rows are validated
-  a column at a time (``stage_chunks``: C-level passes over each column, no Python code per row)
-  by two forked processes for a big file, a thread for a small one, while the event loop writes
-  the previous chunk, already COPY text, with COPY (no staging table, no INSERT ... SELECT). Repeats
-  across chunks are dropped in order by the writer (``Repeats``).
+* The file is read while the transaction starts; a file without quotes is only split into lines
+  there, and into cells chunk by chunk. Its chunks of ``BATCH_ROWS`` rows are validated a column
+  at a time (``stage_chunks``: C-level passes over each column, no Python code per row) by two
+  forked processes for a big file, a thread for a small one, and come back as COPY text in UTF-8,
+  which the event loop sends with COPY (no staging table, no INSERT ... SELECT) while the next
+  chunks are validated. Repeats across chunks are dropped in order by the writer (``Repeats``).
 * A campaign's first big import writes a partition of its own (ari_app/db/partitions.py) whose
   indexes are built once at the end, and a big import's contacts go to a contact list of their
   own whose ids need no sequence; with wal_level = minimal (the embedded server) neither table's
   rows go through the WAL. An import into a campaign that has entries COPYs through its
   partition's indexes, in number order.
-* Duplicates against the campaign and do-not-call numbers are found per chunk with one statement
-  (an index probe per number) before it is written. Reference checks that cannot fail are skipped
+* Duplicates against the campaign and do-not-call numbers are found per chunk (an index scan over
+  the chunk's sorted numbers each) before it is written. Reference checks that cannot fail are skipped
   when the role may (see _skip_redundant_fk_checks); the cyclic garbage collector is paused. All
   chunks share one transaction.
 """

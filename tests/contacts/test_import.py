@@ -514,3 +514,15 @@ def test_given_batches_with_repeats_when_dropped_then_first_occurrences_kept_and
     assert problems == [Problem(5, "duplicate", "line 5: phone +3 repeats line 4"),
                         Problem(6, "duplicate", "line 6: phone +1 repeats line 2"),
                         Problem(8, "duplicate", "line 8: phone +2 repeats line 3")]
+
+
+def test_given_a_batch_whose_entries_are_in_number_order_when_rows_are_dropped_then_the_same_rows_go_from_both():
+    # Into a campaign that has entries, a chunk's entries are COPYed in number order, its contacts
+    # in file order: dropping rows (repeats, numbers already there) must drop the same ones from both.
+    from ari_app.services.contacts_import import Batch
+
+    phones = ["+3", "+1", "+2"]
+    batch = Batch(phones=phones, lines=[2, 3, 4], unknown_zone=[False] * 3, by_number=True,
+                  contacts=b"c3\t+3\nc1\t+1\nc2\t+2\n", entries=b"e1\t+1\ne2\t+2\ne3\t+3\n")
+    batch.keep_only([True, False, True])  # drop line 3, number +1
+    assert (batch.phones, batch.contacts, batch.entries) == (["+3", "+2"], b"c3\t+3\nc2\t+2\n", b"e2\t+2\ne3\t+3\n")

@@ -78,6 +78,10 @@ class AioariAdapter:
         return f"AioariAdapter({urlsplit(self.base_url).netloc}, app={self.app!r})"
 
     async def _ensure_client(self) -> aioari.Client:
+        if self._closing:
+            # a request after close() (a task finishing during shutdown) must not open a new session
+            # that nothing would close
+            raise AriUnavailable("the ARI client is closed")
         if self._client is None:
             http = _BasicAuthHttpClient(self._username, self._password, self._ws_open.set)
             client = aioari.Client(self.base_url, http)

@@ -42,3 +42,27 @@ async def test_given_aioari_client_when_it_originates_plays_and_hangs_up_then_th
         runner.cancel()
     record = next(h for h in sim.history() if h["id"] == channel.id)
     assert record["cause"] == 16 and sim.media_played(channel.id) == ["sound:hello-world"]
+
+
+async def test_given_a_closed_adapter_when_a_late_task_sends_a_request_then_it_fails_and_opens_no_session(sim):
+    import gc
+    import warnings
+
+    from ari_app.ari.aioari_adapter import AioariAdapter
+    from ari_app.ari.port import AriUnavailable
+
+    adapter = AioariAdapter(sim.base_url, "dialer", "dialer", "dialer")
+    assert await adapter.list_channels() == []
+    await adapter.close()
+    try:
+        await adapter.list_channels()
+    except AriUnavailable:
+        pass
+    else:
+        raise AssertionError("a request after close() was sent")
+    # a session opened after close() would be found unclosed when collected
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert adapter._http is None
+        gc.collect()
+    assert not [w for w in caught if "Unclosed" in str(w.message)]

@@ -138,7 +138,7 @@ async def _stats(db, cid: int) -> dict:
 
     async with db.transaction() as s:
         row = (await s.execute(text(
-            "select count(*) as placed, count(*) filter (where outcome in ('answered','abandoned')) as live, "
+            "select count(*) as placed, count(*) filter (where connected_at is not null or abandoned) as live, "
             "count(*) filter (where abandoned) as abandoned, count(*) filter (where ended_at is null) as open, "
             "count(*) filter (where outcome = 'machine') as machine "
             "from attempts where campaign_id = :c"), {"c": cid})).one()

@@ -114,15 +114,16 @@ async def add_callback(db: Database, *, campaign: str, phone: str, due: str, now
             "values (:c, :e, :k, :p, :d, :o, :x, :by) returning id"),
             {"c": entry["campaign_id"], "e": entry["id"], "k": entry["contact_id"], "p": target, "d": due_at,
              "o": owner, "x": escalate, "by": created_by})).scalar_one()
-        await s.execute(text("update campaign_entries set state = 'callback', updated_at = :now where id = :e and state = 'ready'"),
-                        {"e": entry["id"], "now": now})
+        await s.execute(text("update campaign_entries set state = 'callback', updated_at = :now "
+                             "where id = :e and campaign_id = :c and state = 'ready'"),
+                        {"e": entry["id"], "c": entry["campaign_id"], "now": now})
     return cb_id
 
 
 async def _pending(s, callback_id: int):
     row = (await s.execute(text(
         "select cb.*, coalesce(e.timezone, c.timezone) as tz, c.calling_hours_start, c.calling_hours_end, c.default_region "
-        "from callbacks cb join campaign_entries e on e.id = cb.entry_id join campaigns c on c.id = cb.campaign_id "
+        "from callbacks cb join campaign_entries e on e.id = cb.entry_id and e.campaign_id = cb.campaign_id join campaigns c on c.id = cb.campaign_id "
         "where cb.id = :id for update of cb"), {"id": callback_id})).mappings().first()
     if row is None:
         raise NotFound(f"callback {callback_id} does not exist")
@@ -157,8 +158,9 @@ async def cancel_callback(db: Database, callback_id: int, *, now: dt.datetime, r
         row = await _pending(s, callback_id)
         await s.execute(text("update callbacks set state = 'cancelled', cancelled_reason = :r where id = :id"),
                         {"r": reason, "id": callback_id})
-        await s.execute(text("update campaign_entries set state = 'ready', updated_at = :now where id = :e and state = 'callback'"),
-                        {"e": row["entry_id"], "now": now})
+        await s.execute(text("update campaign_entries set state = 'ready', updated_at = :now "
+                             "where id = :e and campaign_id = :c and state = 'callback'"),
+                        {"e": row["entry_id"], "c": row["campaign_id"], "now": now})
 
 
 async def list_callbacks(db: Database, *, now: dt.datetime, campaign: str | None = None, agent: str | None = None,
@@ -185,7 +187,7 @@ async def list_callbacks(db: Database, *, now: dt.datetime, campaign: str | None
         rows = (await s.execute(text(
             "select cb.id, c.name as campaign, cb.phone_e164, coalesce(e.timezone, c.timezone) as tz, cb.due_at, "
             "a.extension as owner, cb.state, cb.escalate "
-            "from callbacks cb join campaigns c on c.id = cb.campaign_id join campaign_entries e on e.id = cb.entry_id "
+            "from callbacks cb join campaigns c on c.id = cb.campaign_id join campaign_entries e on e.id = cb.entry_id and e.campaign_id = cb.campaign_id "
             "left join agents a on a.id = cb.owner_agent_id where " + " and ".join(where) + " order by cb.due_at"),
             params)).all()
     return [CallbackRow(r[0], r[1], r[2], r[3] or "UTC", r[4], r[5], r[6], r[7]) for r in rows]

@@ -48,3 +48,35 @@ def test_given_new_embedded_server_then_it_runs_with_the_bulk_write_settings(tmp
             assert conn.execute("show synchronous_commit").fetchone() == ("on",)
     finally:
         stop_embedded(data)
+
+
+def test_given_the_embedded_server_running_when_db_stop_then_it_stops_and_the_next_command_starts_it(
+        tmp_path, monkeypatch, capsys):
+    from admin_cli.main import main
+
+    data = tmp_path / "data"
+    monkeypatch.delenv("DIALER_DATABASE_URL", raising=False)
+    monkeypatch.setenv("DIALER_DATA_DIR", str(data))
+    pid = data / "pgdata" / "postmaster.pid"
+    try:
+        assert main(["db", "url"]) == 0 and pid.exists()
+        capsys.readouterr()
+        assert main(["db", "stop"]) == 0
+        assert not pid.exists()
+        assert capsys.readouterr().out.startswith("stopped the embedded PostgreSQL in ")
+        assert main(["db", "stop"]) == 0
+        assert "is not running" in capsys.readouterr().out
+        assert main(["db", "url"]) == 0 and pid.exists()
+    finally:
+        stop_embedded(data)
+
+
+def test_given_an_external_database_when_db_stop_then_one_sentence_and_nothing_stopped(db_url, monkeypatch, capsys):
+    from admin_cli.main import main
+
+    monkeypatch.setenv("DIALER_DATABASE_URL", db_url)
+    assert main(["db", "stop"]) != 0
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "DIALER_DATABASE_URL" in err and "Traceback" not in err
+    with psycopg.connect(db_url) as conn:
+        assert conn.execute("select 1").fetchone() == (1,)

@@ -183,11 +183,12 @@ async def list_callbacks(db: Database, *, now: dt.datetime, campaign: str | None
     if overdue:
         where.append("cb.due_at < :now")
         params["now"] = now
+    # joined by the entry's id alone: only pending callbacks move with their entry to another campaign
     async with db.transaction() as s:
         rows = (await s.execute(text(
             "select cb.id, c.name as campaign, cb.phone_e164, coalesce(e.timezone, c.timezone) as tz, cb.due_at, "
             "a.extension as owner, cb.state, cb.escalate "
-            "from callbacks cb join campaigns c on c.id = cb.campaign_id join campaign_entries e on e.id = cb.entry_id and e.campaign_id = cb.campaign_id "
+            "from callbacks cb join campaigns c on c.id = cb.campaign_id join campaign_entries e on e.id = cb.entry_id "
             "left join agents a on a.id = cb.owner_agent_id where " + " and ".join(where) + " order by cb.due_at"),
             params)).all()
     return [CallbackRow(r[0], r[1], r[2], r[3] or "UTC", r[4], r[5], r[6], r[7]) for r in rows]

@@ -1,5 +1,6 @@
 """`dialer callbacks` against a real database."""
 import datetime as dt
+import json
 
 from tests.world import add_agent, add_entries, create_campaign
 
@@ -61,3 +62,17 @@ def test_given_pending_callback_when_moved_to_other_agent_and_number_then_saved(
     assert res.code == 0, res.err
     row = sql("select c.phone_e164, a.extension from callbacks c join agents a on a.id = c.owner_agent_id")[0]
     assert row == {"phone_e164": "+393471234567", "extension": "1002"}
+
+
+def test_given_a_cancelled_callback_whose_entry_moved_when_listed_then_it_is_still_listed(cli, sql):
+    # only pending callbacks move with their entry; the others keep their campaign and stay listed
+    _, entry = _setup(sql)
+    create_campaign(sql, name="Autumn", mode="progressive")
+    cli("callbacks", "add", "--campaign", "Spring", "--phone", "+390612345678", "--due", f"{TOMORROW} 10:00")
+    cb = sql("select id from callbacks")[0]["id"]
+    assert cli("callbacks", "cancel", str(cb)).code == 0
+    moved = cli("entries", "move", "--ids", str(entry), "--to", "Autumn")
+    assert moved.code == 0, moved.err
+    listed = cli("callbacks", "list", "--campaign", "Spring", "--state", "cancelled", "--json")
+    assert listed.code == 0, listed.err
+    assert [row["id"] for row in json.loads(listed.out)] == [cb]

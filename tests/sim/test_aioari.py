@@ -45,9 +45,6 @@ async def test_given_aioari_client_when_it_originates_plays_and_hangs_up_then_th
 
 
 async def test_given_a_closed_adapter_when_a_late_task_sends_a_request_then_it_fails_and_opens_no_session(sim):
-    import gc
-    import warnings
-
     from ari_app.ari.aioari_adapter import AioariAdapter
     from ari_app.ari.port import AriUnavailable
 
@@ -60,9 +57,4 @@ async def test_given_a_closed_adapter_when_a_late_task_sends_a_request_then_it_f
         pass
     else:
         raise AssertionError("a request after close() was sent")
-    # a session opened after close() would be found unclosed when collected
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        assert adapter._http is None
-        gc.collect()
-    assert not [w for w in caught if "Unclosed" in str(w.message)]
+    assert adapter._http is None  # no HTTP session left open that nothing would close

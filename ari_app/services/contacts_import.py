@@ -246,12 +246,9 @@ def _records_fast(text_: str, delim: str, has_header: bool):
     A file with no quote character at all needs no CSV state machine: a record is a line and its
     cells are the line split by the delimiter, which is what csv.reader returns for it (0.6 s
     instead of 0.8 s for a million lines)."""
-    plain = text_.replace("\r\n", "\n") if "\r" in text_ else text_
-    if '"' not in plain and "\r" not in plain:
-        records = plain.split("\n")
-        if records and not records[-1]:
-            records.pop()  # the last line's end
-        records = list(map(operator.methodcaller("split", delim), records))
+    plain = _quote_free_lines(text_)
+    if plain is not None:
+        records = list(map(operator.methodcaller("split", delim), plain))
     else:
         reader = csv.reader(io.StringIO(text_, newline=""), delimiter=delim, strict=True)
         try:
@@ -378,14 +375,21 @@ def read_table(path: str | Path, *, has_header: bool = True, delimiter: str | No
 def _plain_lines(text_: str, delim: str) -> list[str] | None:
     """The lines of a file without quote characters or blank lines (which the exact path skips,
     shifting nothing but needing its bookkeeping), else None."""
+    lines = _quote_free_lines(text_)
+    if not lines or not all(map(operator.methodcaller("strip", " \t" + delim), lines)):
+        return None
+    return lines
+
+
+def _quote_free_lines(text_: str) -> list[str] | None:
+    """The lines of a file with no quote character (and no carriage return but in CRLF line
+    ends), without their line ends; None for any other file, which needs the CSV reader."""
     plain = text_.replace("\r\n", "\n") if "\r" in text_ else text_
     if '"' in plain or "\r" in plain:
         return None
     lines = plain.split("\n")
     if lines and not lines[-1]:
         lines.pop()  # the last line's end
-    if not lines or not all(map(operator.methodcaller("strip", " \t" + delim), lines)):
-        return None
     return lines
 
 

@@ -10,8 +10,8 @@ own, printing for each the rows per second of the import service (timed inside t
 its phases) and of the whole process (interpreter start-up and connecting included); the medians
 are the figures. The CPU seconds each run cost (the machine's, the server backend's, the import's
 and its stager processes') tell the work from the machine's speed at the time: on this VM the same
-import cost from 13.6 to 18 CPU seconds from one minute to the next. Then the same file once more through the `dialer contacts import` command itself,
-timed from outside, as an admin runs it. ``--append`` then imports a second file of as many
+import cost from 13.6 to 18 CPU seconds from one minute to the next. Then the same file once more
+through the `dialer contacts import` command itself, timed from outside, as an admin runs it. ``--append`` then imports a second file of as many
 numbers into a campaign that already has a million entries, which goes through its indexes. The
 pure-Python part (decode, CSV, validation, COPY text), run alone in one process, is printed too.
 
@@ -121,6 +121,7 @@ def python_only(csv_path: Path) -> float:
 
 
 def _entries(url: str, campaign: str) -> int:
+    """The entries of ``campaign``, which is created (empty, active) when it does not exist yet."""
     import psycopg
 
     with psycopg.connect(url, autocommit=True) as conn:

@@ -108,6 +108,44 @@ class VicidialAdaptive:
 # Predictive
 
 
+class _LiveShare:
+    """The live share of the calls resolving now: Bayesian online change-point detection (Adams and
+    MacKay, 2007) over the sequence of resolved calls, live or not. Each run length r (calls since the
+    last change) keeps its count of calls and of live answers; a change comes with probability
+    `hazard` per call, and a new segment starts from a Beta prior centred on the long sample's share,
+    worth `strength` calls. share() is the posterior mean: the long sample's share while the calls
+    agree with it, moving to the recent calls' share once they are unlikely under it. A halved live
+    rate moves it a third of the way in 45 calls and two thirds in 90, where a 600-call sample takes
+    600 calls to turn over."""
+
+    def __init__(self, hazard: float = 1.0 / 1000.0, strength: float = 10.0, max_run: int = 1000) -> None:
+        self.hazard = hazard
+        self.strength = strength
+        self.max_run = max_run
+        self.prior = 0.3  # the long sample's share; _Estimates.refresh keeps it current
+        self.w = np.array([1.0])  # posterior probability of each run length
+        self.k = np.array([0.0])  # live answers in the run
+        self.m = np.array([0.0])  # calls in the run
+
+    def _predictive(self) -> np.ndarray:
+        return (self.k + self.prior * self.strength) / (self.m + self.strength)
+
+    def add(self, live: bool) -> None:
+        pred = self._predictive()
+        wl = self.w * (pred if live else 1.0 - pred)
+        w = np.concatenate(([float(wl.sum()) * self.hazard], wl * (1.0 - self.hazard)))
+        k = np.concatenate(([0.0], self.k + (1.0 if live else 0.0)))
+        m = np.concatenate(([0.0], self.m + 1.0))
+        if len(w) > self.max_run:  # the longest runs merge: a run older than max_run calls is one run
+            w[-2] += w[-1]
+            w, k, m = w[:-1], k[:-1], m[:-1]
+        self.w = w / w.sum()
+        self.k, self.m = k, m
+
+    def share(self) -> float:
+        return float(np.dot(self.w, self._predictive()))
+
+
 class _Estimates:
     """Incremental estimates from the last `n` finished calls and from agents' wrap-up spells."""
 
@@ -126,10 +164,12 @@ class _Estimates:
         self.first_seen: float | None = None
         self.seeded = False
         self.talk_ends = 0
+        self.share = _LiveShare()
 
     def add_live(self, placed_at: float, age: float, now: float) -> None:
         """A live answer seen from the in-flight list (long before its history row, after the talk)."""
         self.calls.append((max(0.0, age), True))
+        self.share.add(True)
         self.recent.append((now, True))
         self.live_seen += 1
         self.counted_live[placed_at] = self.counted_live.get(placed_at, 0) + 1
@@ -169,6 +209,7 @@ class _Estimates:
             live = c.outcome in LIVE
             self.recent.append((c.ended_at, live))
             self.calls.append((max(0.0, end - c.placed_at), live))
+            self.share.add(live)
             if live:
                 self.live_seen += 1
             if c.outcome is CallOutcome.LIVE and c.connected_at is not None:
@@ -193,6 +234,13 @@ class _Estimates:
             return self.talk_ends / self.talk_exposure
         return None
 
+    def capacity(self, agents: int) -> float:
+        """Live answers an hour `agents` can take when always busy: agents x 3600 / (talk + wrap-up),
+        the mean talk from talk_rate (120 s until 10 talks have ended)."""
+        rate = self.talk_rate()
+        talk = 1.0 / rate if rate else 120.0
+        return agents * 3600.0 / max(1.0, talk + self.mean_wrap)
+
     def live_per_hour(self) -> float:
         if len(self.recent) < 2:
             return 0.0
@@ -213,6 +261,8 @@ class _Estimates:
         self.all_sorted = np.sort(ages)
         self.live_sorted = np.sort(live)
         self.p_live = len(live) / max(1, len(ages))
+        self.other_sorted = np.sort(np.array([a for a, l in self.calls if not l], dtype=float))
+        self.share.prior = min(0.95, max(0.05, self.p_live))
         self.talk_sorted = np.sort(np.array(self.talk, dtype=float)) if self.talk else np.array([120.0])
         self.mean_wrap = float(np.mean(self.wrap)) if self.wrap else 15.0
         self.wrap_sorted = np.sort(np.array(self.wrap, dtype=float))
@@ -273,10 +323,14 @@ def _expected_running_max(mu: np.ndarray, var: np.ndarray, H: np.ndarray) -> flo
 # the on-call agents' free-by-t forecast (0 = mean wrap-up), progressive_floor = never fewer calls than
 # progressive, cal_min = floor of the calibration factor, room_cap = the most of the hourly guard's
 # unspent share the taper passes on (a quiet hour opens the allowance no further than this),
-# burst_abandons = that many abandons within burst_minutes dial progressively (0 = off).
+# burst_abandons = that many abandons within burst_minutes dial progressively (0 = off). Tiny teams (the
+# live answers an hour the team can take, agents x 3600 / (talk + wrap-up), under tiny_capacity): after an
+# abandon, progressive while one more would put the last hour past tiny_ceiling x target, and with
+# live_share the live share is the change-point estimate (see _LiveShare).
 SMALL_TEAM = {"budget_hours": 4.0, "max_allowance_factor": 0.4, "early_live_answers": 50.0, "hour_factor": 1.3,
               "fallback": 0.01, "cal_min": 0.5, "hour_taper": 1.0, "wrap_quantiles": 8, "progressive_floor": True,
-              "room_cap": 0.3, "burst_abandons": 3, "burst_minutes": 10.0}
+              "room_cap": 0.3, "burst_abandons": 3, "burst_minutes": 10.0,
+              "tiny_capacity": 60.0, "tiny_ceiling": 2.0, "live_share": True}
 LARGE_TEAM_LIVE_PER_HOUR = 200.0
 
 HORIZONS = np.array([1.0, 3.0, 5.0, 7.0, 9.0, 12.0, 15.0, 19.0, 25.0])
@@ -424,10 +478,7 @@ class Predictive:
             # 58 minutes to recover; see pacing/README.md).
             # Mean talk from talk_rate, not the mean of finished talks: early in a shift only the short
             # talks have ended, and their mean would inflate the capacity.
-            rate = est.talk_rate()
-            talk = 1.0 / rate if rate else 120.0
-            capacity = active * 3600.0 / max(1.0, talk + est.mean_wrap)
-            budget_rate = max(live_per_hour, capacity)
+            budget_rate = max(live_per_hour, est.capacity(active))
         allow = self.allowance(s, budget_rate, small)
         # Large teams fall back only when nothing is left to spend. A floor of 15 % of the target (it
         # was) switched M+live_drop teams whose day ran just above the pacing line to progressive
@@ -442,6 +493,14 @@ class Predictive:
         factor = self.small["hour_factor"] if small else self.hour_factor
         if hour_ab >= factor * st.target_abandon_rate * max(hour_live, 1.0):
             return Decision(progressive, f"progressive: last hour's abandons {hour_ab} at the hourly limit")
+        # Tiny teams (small, and able to take fewer than tiny_capacity live answers an hour: 2 agents
+        # take at most 53): an hour holds 25-40 live answers, so two abandons in it are 5-8 % and the
+        # guard above (1.3 x 3 % x 30 = 1.2) lets the second one through. After one, wait
+        # (progressive) while a second would take the hour past tiny_ceiling x target.
+        tiny = small and est.capacity(active) < self.small["tiny_capacity"]
+        if tiny and hour_ab >= 1 and hour_ab + 1 > self.small["tiny_ceiling"] * st.target_abandon_rate * max(hour_live, 1.0):
+            return Decision(progressive, f"progressive: one more abandon would take the last hour's "
+                                         f"{hour_ab} past {self.small['tiny_ceiling']:g} x target")
         # A cluster of abandons (small teams): the forecast is wrong right now (several lines out per
         # ready agent and their live answers came together), and the hourly guard, which counts against
         # an hour of live answers, lets the rest of the cluster through. S+live_drop's worst seed had 5
@@ -548,14 +607,34 @@ class Predictive:
                 ages.append(s.now - c.placed_at)
         mu_l = np.full(len(H), float(waiting))
         var_l = np.zeros(len(H))
+        # Tiny teams: 600 calls are hours of their dialling, and a fall in the live share would reach
+        # the forecast hours late (2 agents + live_drop: 90 minutes to recover). Their live share p is
+        # the change-point estimate; answer times still come from the long sample, live (Lv) and not
+        # (N): a call is live by t with p F_L(t), and a ringing call of age a is live within t with
+        # p (F_L(a + t) - F_L(a)) / (1 - p F_L(a) - (1 - p) F_N(a)). With p the long sample's share
+        # these are the counts below.
+        N = est.other_sorted
+        share = tiny and self.small["live_share"] and len(Lv) >= 10 and len(N) >= 10
+        if share:
+            p = est.share.share()
+            nL, nN = len(Lv), len(N)
         if ages:
             a = np.array(ages)[:, None]
-            surv = nA - np.searchsorted(A, a, side="right")
-            got = np.searchsorted(Lv, a + H[None, :], side="right") - np.searchsorted(Lv, a, side="right")
-            q = np.clip(got / np.maximum(surv, 1), 0.0, 1.0)
+            if share:
+                fl = np.searchsorted(Lv, a, side="right") / nL
+                surv_p = 1.0 - p * fl - (1.0 - p) * np.searchsorted(N, a, side="right") / nN
+                got_p = p * (np.searchsorted(Lv, a + H[None, :], side="right") / nL - fl)
+                q = np.clip(np.where(surv_p > 1e-9, got_p / np.maximum(surv_p, 1e-9), 0.0), 0.0, 1.0)
+            else:
+                surv = nA - np.searchsorted(A, a, side="right")
+                got = np.searchsorted(Lv, a + H[None, :], side="right") - np.searchsorted(Lv, a, side="right")
+                q = np.clip(got / np.maximum(surv, 1), 0.0, 1.0)
             mu_l += q.sum(0)
             var_l += (q * (1 - q)).sum(0)
-        g = np.searchsorted(Lv, H, side="right") / nA  # a new call is a live answer by t
+        if share:
+            g = p * np.searchsorted(Lv, H, side="right") / nL
+        else:
+            g = np.searchsorted(Lv, H, side="right") / nA  # a new call is a live answer by t
         base_mu = mu_l - mu_f
         base_var = var_l + var_f
         total_live0 = mu_l[-1]

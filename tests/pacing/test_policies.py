@@ -305,3 +305,77 @@ def test_given_a_large_team_when_its_hour_nears_the_hourly_guard_then_the_allowa
     at_guard = _large_hour(24)
     assert at_guard.calls_to_place == 4 and "hourly limit" in at_guard.reason
     assert "allowance" in _large_hour(23, taper=0.0).detail  # without the taper it still dials ahead
+
+
+def _two_agents_history(n_before, n_after, now=20000.0, spacing=20.0):
+    """A 2-agent team's history, a call every `spacing` seconds: 30 % live, then 15 % for the last
+    n_after calls (live calls talk under a minute, so every one has ended)."""
+    rng = random.Random(3)
+    calls = []
+    for i in range(n_before + n_after):
+        placed = now - (n_before + n_after) * spacing - 30.0 + i * spacing
+        live = 0.3 if i < n_before else 0.15
+        u = rng.random()
+        if u < live:
+            answered = placed + rng.uniform(4, 15)
+            calls.append(FinishedCall(placed, answered, answered, answered + rng.uniform(30, 60), CallOutcome.LIVE))
+        elif u < live + 0.2:
+            calls.append(FinishedCall(placed, placed + 18.0, None, placed + 21.0, CallOutcome.MACHINE))
+        else:
+            calls.append(FinishedCall(placed, None, None, placed + 25.0, CallOutcome.NO_ANSWER))
+    calls.sort(key=lambda c: c.ended_at)
+    return [c for c in calls if c.ended_at <= now]
+
+
+def test_given_a_halved_live_rate_when_the_live_share_is_estimated_then_it_follows_in_a_hundred_calls():
+    # 600 calls at 30 % live, then 15 %: the 600-call sample would still read 27 % after 120 calls
+    from pacing.policies import _LiveShare
+    share = _LiveShare()
+    share.prior = 0.3
+    steady, halved = [1, 0, 0, 1, 0, 0, 1, 0, 0, 0], [1, 0, 0, 0, 0, 0, 1, 0, 0, 0] + [0] * 6 + [1, 0, 0, 0]
+    for i in range(600):
+        share.add(bool(steady[i % 10]))
+    assert share.share() == pytest.approx(0.3, abs=0.02)
+    seen = []
+    for i in range(120):
+        share.add(bool(halved[i % 20]))
+        seen.append(share.share())
+    assert seen[59] < 0.27 and seen[119] < 0.2
+    assert seen[119] < seen[89] < seen[59] < seen[29]
+
+
+@pytest.mark.parametrize("live_share", [True, False])
+def test_given_two_agents_when_the_last_hundred_calls_halve_the_live_share_then_predictive_dials_more(live_share):
+    # 2 agents take at most ~53 live answers an hour (a tiny team): their live share is the change-point
+    # estimate, so 100 calls at 15 % after 500 at 30 % open a third line for 2 ready agents; the long
+    # sample (26 % live) does not, and neither does a steady history
+    def decide(hist):
+        policy = Predictive(SETTINGS, small={"live_share": live_share})
+        return policy.decide(snap(agents(ready=2, now=20000.0), hist=hist, ledger=AbandonLedger(2000, 20, 0.0),
+                                  now=20000.0)).calls_to_place
+
+    from pacing.policies import Predictive
+    assert decide(_two_agents_history(600, 0)) == 2
+    assert decide(_two_agents_history(500, 100)) == (3 if live_share else 2)
+
+
+def _tiny_after_abandons(abandons, ready=2, spacing=36.0):
+    """A decision after `abandons` abandons in the last hour, the team's history a call every `spacing`
+    seconds at 30 % live (36 s: 30 live answers an hour)."""
+    from pacing.policies import Predictive
+    policy = Predictive(SETTINGS)
+    hist = _two_agents_history(600, 0, spacing=spacing)
+    a = agents(ready=ready, now=20000.0)
+    policy.decide(snap(a, hist=hist, ledger=AbandonLedger(1000, 10, 0.0), now=20000.0))
+    return policy.decide(snap(a, hist=hist, ledger=AbandonLedger(1000, 10 + abandons, 0.0), now=20001.0))
+
+
+def test_given_two_agents_and_an_abandon_this_hour_when_a_second_would_pass_twice_the_target_then_progressive():
+    # 30 live answers an hour: a second abandon would be 6.7 %, over 2 x 3 %; the hourly guard (1.3 x 3 %
+    # x 30 = 1.2 abandons) would let it through
+    d = _tiny_after_abandons(1)
+    assert d.calls_to_place == 2 and "one more abandon would take the last hour's 1 past 2 x target" in d.reason
+    assert "allowance" in _tiny_after_abandons(0).detail
+    # 54 live answers an hour can take a second abandon (3.7 %); 5 agents are not a tiny team
+    assert "one more abandon" not in _tiny_after_abandons(1, spacing=20.0).reason
+    assert "one more abandon" not in _tiny_after_abandons(1, ready=5).reason

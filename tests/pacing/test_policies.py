@@ -19,16 +19,20 @@ def agents(ready=0, on_call=0, wrap=0, paused=0, now=1000.0):
     return out
 
 
-def history(n=400, now=1000.0, live=0.3, seed=7, spacing=9.0):
-    """A finished-call history like a steady campaign's: 30 % live, talk about 2 minutes."""
+def history(n=400, now=1000.0, live=0.3, seed=7, spacing=9.0, start=None, talk=(30, 250), live_from=None):
+    """A finished-call history like a steady campaign's: 30 % live, talk about 2 minutes, a call every
+    `spacing` seconds from `start` (now - 4000 s); live_from=(i, share): from call i on, `share` live."""
     rng = random.Random(seed)
+    start = now - 4000.0 if start is None else start
     calls = []
     for i in range(n):
-        placed = now - 4000.0 + i * spacing
+        placed = start + i * spacing
+        if live_from is not None and i == live_from[0]:
+            live = live_from[1]
         u = rng.random()
         if u < live:
             answered = placed + rng.uniform(4, 15)
-            calls.append(FinishedCall(placed, answered, answered, answered + rng.uniform(30, 250), CallOutcome.LIVE))
+            calls.append(FinishedCall(placed, answered, answered, answered + rng.uniform(*talk), CallOutcome.LIVE))
         elif u < live + 0.2:
             calls.append(FinishedCall(placed, placed + 18.0, None, placed + 21.0, CallOutcome.MACHINE))
         else:
@@ -310,21 +314,9 @@ def test_given_a_large_team_when_its_hour_nears_the_hourly_guard_then_the_allowa
 def _two_agents_history(n_before, n_after, now=20000.0, spacing=20.0):
     """A 2-agent team's history, a call every `spacing` seconds: 30 % live, then 15 % for the last
     n_after calls (live calls talk under a minute, so every one has ended)."""
-    rng = random.Random(3)
-    calls = []
-    for i in range(n_before + n_after):
-        placed = now - (n_before + n_after) * spacing - 30.0 + i * spacing
-        live = 0.3 if i < n_before else 0.15
-        u = rng.random()
-        if u < live:
-            answered = placed + rng.uniform(4, 15)
-            calls.append(FinishedCall(placed, answered, answered, answered + rng.uniform(30, 60), CallOutcome.LIVE))
-        elif u < live + 0.2:
-            calls.append(FinishedCall(placed, placed + 18.0, None, placed + 21.0, CallOutcome.MACHINE))
-        else:
-            calls.append(FinishedCall(placed, None, None, placed + 25.0, CallOutcome.NO_ANSWER))
-    calls.sort(key=lambda c: c.ended_at)
-    return [c for c in calls if c.ended_at <= now]
+    n = n_before + n_after
+    return history(n, now, 0.3, seed=3, spacing=spacing, start=now - n * spacing - 30.0, talk=(30, 60),
+                   live_from=(n_before, 0.15))
 
 
 def test_given_a_halved_live_rate_when_the_live_share_is_estimated_then_it_follows_in_a_hundred_calls():

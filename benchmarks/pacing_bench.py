@@ -5,11 +5,16 @@ N seeds each; prints the comparison tables and writes one PNG per scenario under
     nice -n 10 .venv/bin/python benchmarks/pacing_bench.py --scenarios M --stress live_drop,breaks,talk_double
     nice -n 10 .venv/bin/python benchmarks/pacing_bench.py --scenarios T2,T5,T10,T25,T50 --policies predictive,progressive
     nice -n 10 .venv/bin/python benchmarks/pacing_bench.py --scenarios S,M,L --matched --no-plot
+    nice -n 10 .venv/bin/python benchmarks/pacing_bench.py --scenarios T2 --stress none,breaks --seeds 200 --spread 20 --no-plot
 
 --matched adds the equal-occupancy comparison: ratio (lines per ready agent, from 1.0 = progressive up
 to 1 / pickup rate) and VICIdial (adaptive maximum level 1.0 to 3.0) run at each setting of their knob,
 and each curve is read at predictive's occupancy: the worst-hour abandon that baseline needs to keep
 agents as busy as predictive does. "never" means no setting of the knob reaches that occupancy.
+
+--spread K splits the seeds into groups of K and prints each group's recovery of the mean trajectory,
+under the stress and (from the store) without it at the same minutes: what a K-seed reading of a
+small team's recovery is worth. List "none" before the stress so the runs without it are stored.
 
 Every row measured is kept under out/pacing_cache/, keyed by the policy, scenario, settings, seeds,
 hours and a hash of pacing/'s source: the simulation is deterministic per seed, so a later run with
@@ -83,16 +88,26 @@ _SOURCE = _source_hash()
 LATE = 15.0  # minutes: issue 5's recovery bound
 
 
-def late_without_stress(policy: str, sc, args) -> int | None:
-    """The per-seed recovery test applied to the same policy's runs without stress, at the minutes
-    where ``sc`` changes the world: how many (seed, step) pairs leave bounds for longer than LATE
-    there anyway (the hourly guard, a run of hot minutes). Read from the store; None when those
-    runs are not in it."""
+def _calm_runs(policy: str, sc, args) -> list | None:
+    """The stored runs of ``policy`` on ``sc``'s scenario without stress, None when not stored."""
     _, runs_path = _paths(policy, scenario(sc.name, "none"), None, args)
     if args.no_cache or not runs_path.exists():
         return None
-    # recovery() takes the steps, bounds and floors from ``sc`` and the trajectories from the run
-    return sum(m > LATE for r in pickle.loads(runs_path.read_bytes()) for m in recovery(r, sc))
+    return pickle.loads(runs_path.read_bytes())
+
+
+def without_stress(policy: str, sc, args) -> dict:
+    """The recovery tests applied to the same policy's runs without stress, at the minutes where
+    ``sc`` changes the world: what they read when nothing happens there (the hourly guard, a run of
+    hot minutes, the noise of a few agents). ``late_without_stress``: the (seed, step) pairs out of
+    bounds for longer than LATE; ``recovery_of_mean_without_stress_min``: recovery_of_mean_min of
+    those runs. Read from the store; None when those runs are not in it."""
+    runs = _calm_runs(policy, sc, args)
+    if runs is None:
+        return {"late_without_stress": None, "recovery_of_mean_without_stress_min": None}
+    # the recovery functions take the steps, bounds and floors from ``sc`` and the trajectories from the runs
+    return {"late_without_stress": sum(m > LATE for r in runs for m in recovery(r, sc)),
+            "recovery_of_mean_without_stress_min": max(mean_recovery(runs, sc), default=0.0)}
 
 
 def main() -> None:
@@ -106,6 +121,9 @@ def main() -> None:
     ap.add_argument("--no-plot", action="store_true")
     ap.add_argument("--matched", action="store_true", help="add the equal-occupancy comparison (see above)")
     ap.add_argument("--no-cache", action="store_true", help="simulate every row again (see above)")
+    ap.add_argument("--spread", type=int, default=0, metavar="K",
+                    help="under stress: split the seeds into groups of K and print each group's "
+                         "recovery_of_mean_min, with the stress and without it (see spread())")
     ap.add_argument("--top-first", action="store_true",
                     help="--matched: run each knob's top setting first; sweep the rest only when it reaches "
                          "predictive's occupancy")
@@ -114,19 +132,22 @@ def main() -> None:
         for stress in args.stress.split(","):
             sc = scenario(name, stress)
             t0 = time.monotonic()
-            measured = {p: measure(p, sc, args, need_runs=not args.no_plot) for p in args.policies.split(",")}
+            need_runs = not args.no_plot or (args.spread > 0 and stress != "none")
+            measured = {p: measure(p, sc, args, need_runs=need_runs) for p in args.policies.split(",")}
             print(f"\n== scenario {sc.label()}: {sc.agents} agents, {sc.live_rate:.0%} live, "
                   f"{args.seeds} seeds x {args.hours:g} h ({time.monotonic() - t0:.0f} s)")
             rows = [row for row, _ in measured.values()]
             cols = list(COLUMNS)
             if sc.stress != "none":
                 # seeds_late: (seed, step) pairs out of bounds for more than 15 minutes after the step;
-                # late_without_stress: the same test at the same minutes of the runs without stress
+                # *_without_stress: the same tests at the same minutes of the runs without stress
                 for row in rows:
-                    row["late_without_stress"] = late_without_stress(row["policy"], sc, args)
+                    row.update(without_stress(row["policy"], sc, args))
                 cols += ["recovery_of_mean_min", "recovery_of_mean_vs_before_min", "recovery_mean_min", "recovery_max_min",
-                         "not_recovered", "seeds_late", "late_without_stress"]
+                         "not_recovered", "seeds_late", "late_without_stress", "recovery_of_mean_without_stress_min"]
             print(table(rows, cols), flush=True)
+            if args.spread > 0 and sc.stress != "none":
+                spread(sc, {p: runs for p, (_, runs) in measured.items()}, args)
             if args.matched:
                 pred = next((r for r in rows if r["policy"] == "predictive"), None)
                 if pred is None:
@@ -138,6 +159,31 @@ def main() -> None:
             path = plot_compare(results, f"out/pacing_{sc.label()}.png",
                                 title=f"Scenario {sc.label()}: {sc.agents} agents, {sc.live_rate:.0%} live answers")
             print(f"plot: {path}", flush=True)
+
+
+def spread(sc, results: dict, args) -> None:
+    """recovery_of_mean_min of each group of ``args.spread`` seeds (seeds 1-K, K+1-2K, ...), with the
+    stress and, from the store, without it at the same minutes: how far a reading of K seeds is the
+    policy's response and how far the noise of the team's size. A 2-agent team's 10-minute occupancy,
+    averaged over 20 seeds, still moves by a few hundredths from minute to minute."""
+    k = args.spread
+    for policy, runs in results.items():
+        calm = _calm_runs(policy, sc, args)
+        groups = [(i, i + k) for i in range(0, len(runs) - k + 1, k)]
+        if not groups:
+            print(f"{policy}: --spread {k} needs at least {k} seeds", flush=True)
+            continue
+        stressed = [max(mean_recovery(runs[a:b], sc), default=0.0) for a, b in groups]
+        line = f"{policy}: recovery_of_mean_min of {len(groups)} groups of {k} seeds: {_minutes(stressed)}"
+        if calm is not None and len(calm) >= groups[-1][1]:
+            placebo = [max(mean_recovery(calm[a:b], sc), default=0.0) for a, b in groups]
+            line += f"; without stress, at the same minutes: {_minutes(placebo)}"
+        print(line, flush=True)
+
+
+def _minutes(values: list[float]) -> str:
+    late = sum(v > LATE for v in values)
+    return f"{' '.join(f'{v:g}' for v in values)} ({late} over {LATE:g})"
 
 
 def matched(sc, pred: dict, args) -> None:

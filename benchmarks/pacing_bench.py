@@ -70,8 +70,8 @@ def measure(policy: str, sc, args, settings=None, need_runs: bool = False):
         # minutes until trailing abandon and occupancy are back within bounds, per step: of the
         # seeds' mean trajectory (the policy's response), and of each seed (floor: the level it
         # settles at after the step when lower; "vs_before": the old level)
-        row["recovery_of_mean_min"] = max(mean_recovery(runs, sc), default=0.0)
-        row["recovery_of_mean_vs_before_min"] = max(mean_recovery(runs, sc, settled=False), default=0.0)
+        row["recovery_of_mean_min"] = _recovery_of_mean(runs, sc)
+        row["recovery_of_mean_vs_before_min"] = _recovery_of_mean(runs, sc, settled=False)
         rec = [m for r in runs for m in recovery(r, sc)]
         finite = [m for m in rec if math.isfinite(m)]
         row["recovery_mean_min"] = sum(finite) / len(finite) if finite else math.inf
@@ -86,6 +86,11 @@ def measure(policy: str, sc, args, settings=None, need_runs: bool = False):
 
 _SOURCE = _source_hash()
 LATE = 15.0  # minutes: issue 5's recovery bound
+
+
+def _recovery_of_mean(runs, sc, settled: bool = True) -> float:
+    """The longest recovery of the seeds' mean trajectory over ``sc``'s stress steps (0 when none)."""
+    return max(mean_recovery(runs, sc, settled), default=0.0)
 
 
 def _calm_runs(policy: str, sc, args) -> list | None:
@@ -107,7 +112,7 @@ def without_stress(policy: str, sc, args) -> dict:
         return {"late_without_stress": None, "recovery_of_mean_without_stress_min": None}
     # the recovery functions take the steps, bounds and floors from ``sc`` and the trajectories from the runs
     return {"late_without_stress": sum(m > LATE for r in runs for m in recovery(r, sc)),
-            "recovery_of_mean_without_stress_min": max(mean_recovery(runs, sc), default=0.0)}
+            "recovery_of_mean_without_stress_min": _recovery_of_mean(runs, sc)}
 
 
 def main() -> None:
@@ -173,10 +178,10 @@ def spread(sc, results: dict, args) -> None:
         if not groups:
             print(f"{policy}: --spread {k} needs at least {k} seeds", flush=True)
             continue
-        stressed = [max(mean_recovery(runs[a:b], sc), default=0.0) for a, b in groups]
+        stressed = [_recovery_of_mean(runs[a:b], sc) for a, b in groups]
         line = f"{policy}: recovery_of_mean_min of {len(groups)} groups of {k} seeds: {_minutes(stressed)}"
-        if calm is not None and len(calm) >= groups[-1][1]:
-            placebo = [max(mean_recovery(calm[a:b], sc), default=0.0) for a, b in groups]
+        if calm is not None:  # stored under the same seeds, so the same groups
+            placebo = [_recovery_of_mean(calm[a:b], sc) for a, b in groups]
             line += f"; without stress, at the same minutes: {_minutes(placebo)}"
         print(line, flush=True)
 

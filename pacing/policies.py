@@ -325,12 +325,13 @@ def _expected_running_max(mu: np.ndarray, var: np.ndarray, H: np.ndarray) -> flo
 # unspent share the taper passes on (a quiet hour opens the allowance no further than this),
 # burst_abandons = that many abandons within burst_minutes dial progressively (0 = off). Tiny teams (the
 # live answers an hour the team can take, agents x 3600 / (talk + wrap-up), under tiny_capacity): after an
-# abandon, progressive while one more would put the last hour past tiny_ceiling x target, and with
-# live_share the live share is the change-point estimate (see _LiveShare).
+# abandon, progressive while one more would put the last hour past tiny_ceiling x target; never more than
+# tiny_spare_lines lines beyond the ready agents; and with live_share the live share is the change-point
+# estimate (see _LiveShare).
 SMALL_TEAM = {"budget_hours": 4.0, "max_allowance_factor": 0.4, "early_live_answers": 50.0, "hour_factor": 1.3,
               "fallback": 0.01, "cal_min": 0.5, "hour_taper": 1.0, "wrap_quantiles": 8, "progressive_floor": True,
               "room_cap": 0.3, "burst_abandons": 3, "burst_minutes": 10.0,
-              "tiny_capacity": 60.0, "tiny_ceiling": 2.0, "live_share": True}
+              "tiny_capacity": 60.0, "tiny_ceiling": 2.0, "live_share": True, "tiny_spare_lines": 1}
 LARGE_TEAM_LIVE_PER_HOUR = 200.0
 
 HORIZONS = np.array([1.0, 3.0, 5.0, 7.0, 9.0, 12.0, 15.0, 19.0, 25.0])
@@ -527,6 +528,13 @@ class Predictive:
             if allow <= fallback * st.target_abandon_rate:
                 return Decision(progressive, f"progressive: last hour's abandons {hour_ab} leave no allowance")
         cap = _line_cap(s, active, lines)
+        # Tiny teams: at most tiny_spare_lines lines beyond the ready agents, so a wrong forecast costs
+        # one abandon at a time, never a cluster; an hour of a 2-agent team holds 25-40 live answers,
+        # and two abandons in it are already 5-8 %. Without the cap, 9 of 200 T2+live_drop shifts had
+        # an hour over 8 %: in each, two abandons came in the same minute, from 4-5 lines in flight for
+        # one or two ready agents (pacing/README.md, "Two agents: one spare line").
+        if tiny:
+            cap = min(cap, max(0, ready + int(self.small["tiny_spare_lines"]) - lines))
         if cap <= 0:
             return Decision(0, "line cap reached")
 

@@ -371,3 +371,23 @@ def test_given_two_agents_and_an_abandon_this_hour_when_a_second_would_pass_twic
     # 54 live answers an hour can take a second abandon (3.7 %); 5 agents are not a tiny team
     assert "one more abandon" not in _tiny_after_abandons(1, spacing=20.0).reason
     assert "one more abandon" not in _tiny_after_abandons(1, ready=5).reason
+
+
+@pytest.mark.parametrize("spare", [1, 99])
+def test_given_two_agents_when_lines_already_ring_one_beyond_the_ready_agents_then_no_further_line(spare):
+    # 2 ready agents, 3 calls ringing for 16-22 s (most will ring out): the forecast alone would add a
+    # fourth line, and should three of them answer live together, two would be abandoned in the same
+    # moment (T2+live_drop's worst hours, 10.7 %). A tiny team keeps at most one line beyond its ready
+    # agents (99: the rule off)
+    from pacing.policies import Predictive
+    now = 20000.0
+    ringing = [CallView(f"c{i}", now - age, None, False) for i, age in enumerate((16.0, 19.0, 22.0))]
+    policy = Predictive(SETTINGS, small={"tiny_spare_lines": spare})
+    d = policy.decide(snap(agents(ready=2, now=now), in_flight=ringing, hist=_two_agents_history(600, 0),
+                           ledger=AbandonLedger(2000, 20, 0.0), now=now))
+    assert d.calls_to_place == (0 if spare == 1 else 1)
+    # with two ringing, the spare line is still free to place
+    d = Predictive(SETTINGS, small={"tiny_spare_lines": spare}).decide(
+        snap(agents(ready=2, now=now), in_flight=ringing[1:], hist=_two_agents_history(600, 0),
+             ledger=AbandonLedger(2000, 20, 0.0), now=now))
+    assert d.calls_to_place == 1

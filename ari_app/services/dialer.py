@@ -1203,18 +1203,22 @@ class DialerService:
         await self._stop_offer_prompt(agent)
         offer, agent.offer = agent.offer, None
         campaign = self.campaigns.get(offer.campaign_id)
-        if campaign is None:
-            await self._agent_ready(agent, "campaign no longer active")
-            return
         now = self.now()
         async with self.db.transaction() as s:
+            # The list first: a number listed while the agent held its record may also have been the
+            # campaign's last, and the campaign completed meanwhile; the agent still hears why.
             if await store.on_dnc(s, offer.entry.phone_e164):  # listed while the agent held the record
                 await store.set_entry_state(s, offer.entry.id, EntryState.DNC, now, offer.campaign_id)
                 attempts = []
+            elif campaign is None:
+                attempts = None
             else:
                 await store.set_entry_state(s, offer.entry.id, EntryState.DIALING, now, offer.campaign_id)
                 attempts = await store.create_attempts(s, campaign, [offer.entry], instance_id=self.instance_id,
                                                        now=now, rng=self.rng, agent_id=agent.agent_id)
+        if attempts is None:
+            await self._agent_ready(agent, "campaign no longer active")
+            return
         if not attempts:
             await self._play(agent.channel_id, Prompt.NUMBER_DNC)
             await self._agent_ready(agent, "record put on the do-not-call list while offered")

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from tests.e2e.conftest import login
 from tests.world import (add_agent, add_entries, add_status, create_campaign, daytime_zone, eventually,
                          local_to_utc, read_out)
@@ -162,15 +164,24 @@ async def test_given_preview_key_three_then_number_goes_to_do_not_call(db, sql, 
     assert sql("select state from campaign_entries where id = %s", (entry,))[0]["state"] == "dnc"
 
 
-async def test_given_number_put_on_do_not_call_while_its_preview_is_offered_then_key_one_does_not_dial_it(db, sql, sim, dialer):
+@pytest.mark.parametrize("last", [False, True], ids=["more_records", "the_campaigns_last"])
+async def test_given_number_put_on_do_not_call_while_its_preview_is_offered_then_key_one_does_not_dial_it(db, sql, sim, dialer, last):
+    # last: the number was the campaign's last record, so listing it completes the campaign while the
+    # agent still holds it; key 1 must still be refused with the reason (it once went silent: the
+    # campaign's absence was checked before the list)
     cid = create_campaign(sql, mode="preview", bcw_seconds=60)
     add_agent(sql, "1001", campaigns=[cid])
     (entry,) = add_entries(sql, cid, ["+390611111505"])
     phone = await login(sim, dialer, "1001")
     await eventually(lambda: "390611111505" in read_out(sim.media_played(phone.channel_id)), what="announced")
+    if not last:
+        add_entries(sql, cid, ["+390611111515"])  # keeps the campaign running
     from ari_app.services.dnc import add_number
 
     await add_number(dialer.db, "+390611111505", source="customer asked by e-mail", now=dt.datetime.now(dt.timezone.utc))
+    if last:
+        await eventually(lambda: sql("select state from campaigns where id = %s", (cid,))[0]["state"] == "completed",
+                         what="campaign completed")
     await phone.press("1")
     await eventually(lambda: "sound:dialer-number-on-dnc" in sim.media_played(phone.channel_id), what="refusal announced")
     assert attempts(sql, cid) == []

@@ -1207,21 +1207,19 @@ class DialerService:
         async with self.db.transaction() as s:
             # The list first: a number listed while the agent held its record may also have been the
             # campaign's last, and the campaign completed meanwhile; the agent still hears why.
-            if await store.on_dnc(s, offer.entry.phone_e164):  # listed while the agent held the record
+            listed = await store.on_dnc(s, offer.entry.phone_e164)
+            if listed:
                 await store.set_entry_state(s, offer.entry.id, EntryState.DNC, now, offer.campaign_id)
-                attempts = []
-            elif campaign is None:
-                attempts = None
-            else:
+            elif campaign is not None:
                 await store.set_entry_state(s, offer.entry.id, EntryState.DIALING, now, offer.campaign_id)
                 attempts = await store.create_attempts(s, campaign, [offer.entry], instance_id=self.instance_id,
                                                        now=now, rng=self.rng, agent_id=agent.agent_id)
-        if attempts is None:
-            await self._agent_ready(agent, "campaign no longer active")
-            return
-        if not attempts:
+        if listed:
             await self._play(agent.channel_id, Prompt.NUMBER_DNC)
             await self._agent_ready(agent, "record put on the do-not-call list while offered")
+            return
+        if campaign is None:
+            await self._agent_ready(agent, "campaign no longer active")
             return
         await self._start_agent_call(agent, campaign, attempts[0], offer.entry.timezone)
 

@@ -382,12 +382,11 @@ def test_given_two_agents_when_lines_already_ring_one_beyond_the_ready_agents_th
     from pacing.policies import Predictive
     now = 20000.0
     ringing = [CallView(f"c{i}", now - age, None, False) for i, age in enumerate((16.0, 19.0, 22.0))]
-    policy = Predictive(SETTINGS, small={"tiny_spare_lines": spare})
-    d = policy.decide(snap(agents(ready=2, now=now), in_flight=ringing, hist=_two_agents_history(600, 0),
-                           ledger=AbandonLedger(2000, 20, 0.0), now=now))
-    assert d.calls_to_place == (0 if spare == 1 else 1)
-    # with two ringing, the spare line is still free to place
-    d = Predictive(SETTINGS, small={"tiny_spare_lines": spare}).decide(
-        snap(agents(ready=2, now=now), in_flight=ringing[1:], hist=_two_agents_history(600, 0),
-             ledger=AbandonLedger(2000, 20, 0.0), now=now))
-    assert d.calls_to_place == 1
+
+    def decide(in_flight):
+        policy = Predictive(SETTINGS, small={"tiny_spare_lines": spare})
+        return policy.decide(snap(agents(ready=2, now=now), in_flight=in_flight, hist=_two_agents_history(600, 0),
+                                  ledger=AbandonLedger(2000, 20, 0.0), now=now)).calls_to_place
+
+    assert decide(ringing) == (0 if spare == 1 else 1)
+    assert decide(ringing[1:]) == 1  # with two ringing, the spare line is still free to place
